@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { UserError } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
+
+/** What every command's action may need, created lazily so `--help` touches nothing. */
+export interface CliContext {
+  /** Reads and validates the `--config` file (a ConfigError names every bad key). */
+  config(path: string): Promise<Config>;
+  logger(level?: string): Logger;
+  /** Writes a command's result to stdout (JSON listings go here, logs never do). */
+  out(text: string): void;
+}
+
+export function defaultContext(): CliContext {
+  return {
+    config: loadConfig,
+    logger: (level) => createLogger(level ? { level } : {}),
+    out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  };
+}
+
+/** Adds the `--config FILE` option every device command takes. */
+export function withConfigOption(command: Command): Command {
+  return command.requiredOption('-c, --config <file>', 'the agent configuration file (JSON)');
+}
+
+/** Parses an ISO-8601 UTC timestamp flag, naming the flag when it is not one. */
+export function parseIsoFlag(flag: string, value: string): number {
+  const ms = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(ms)) {
+    throw new UserError('bad_flag', `${flag}: not an ISO-8601 time such as 2026-01-31T12:00:00Z`);
+  }
+  return ms;
+}

@@ -1,0 +1,51 @@
+import { Command, CommanderError } from 'commander';
+import { ThresholdError, UserError } from '../errors.js';
+import { type CliContext, defaultContext } from './context.js';
+
+/**
+ * `threshold`: the device-side command line. Each command lives in `commands/` and
+ * registers itself here.
+ */
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('threshold')
+    .description(
+      'Owner-first agent for doorbell cameras: records locally, shares only what you approve.',
+    )
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  void ctx;
+  return program;
+}
+
+/** Runs the CLI; returns the process exit code. User errors print one line, no stack. */
+export async function main(
+  argv: readonly string[],
+  ctx: CliContext = defaultContext(),
+): Promise<number> {
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    return 0;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+export function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // Commander has printed its own message (or the help) already.
+    return err.exitCode;
+  }
+  if (err instanceof UserError) {
+    process.stderr.write(`threshold: ${err.message}\n`);
+    return 2;
+  }
+  if (err instanceof ThresholdError) {
+    process.stderr.write(`threshold: ${err.code}: ${err.message}\n`);
+    return 1;
+  }
+  process.stderr.write(
+    `threshold: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  return 1;
+}

@@ -1,0 +1,163 @@
+import { z } from 'zod';
+
+/**
+ * The agent's configuration file. Every object is strict (unknown keys are refused) and
+ * every part the running features do not need is optional, so a recording-only device
+ * needs only `dataDir`, `device.location` and `camera`. Messages never quote values:
+ * a value may be a secret.
+ */
+
+const rtspUrl = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'rtsp:' || url.protocol === 'rtsps:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be an rtsp:// or rtsps:// URL with a host' },
+);
+
+const mqttUrl = z.string().refine(
+  (value) => {
+    if (value === 'embedded') return true;
+    try {
+      const url = new URL(value);
+      return ['mqtt:', 'mqtts:', 'ws:', 'wss:'].includes(url.protocol) && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be "embedded" or an mqtt://, mqtts://, ws:// or wss:// URL' },
+);
+
+const base64Key32 = z.string().refine((value) => /^[A-Za-z0-9+/]{43}=$/.test(value), {
+  message: 'must be a base64 key of 32 bytes',
+});
+
+const cameraSchema = z.discriminatedUnion('source', [
+  z.strictObject({
+    source: z.literal('rtsp'),
+    url: rtspUrl,
+  }),
+  z.strictObject({
+    source: z.literal('emulated'),
+    width: z.number().int().min(160).max(3840).default(1920),
+    height: z.number().int().min(120).max(2160).default(1080),
+    fps: z.number().int().min(1).max(60).default(25),
+    keyframeSeconds: z.number().min(0.2).max(10).default(1),
+    audio: z.boolean().default(false),
+    /** Scripted motion windows, seconds after the camera starts, e.g. "20-25,60-64". */
+    motion: z
+      .string()
+      .regex(/^(\d+(\.\d+)?-\d+(\.\d+)?)(,\d+(\.\d+)?-\d+(\.\d+)?)*$/, {
+        message: 'must be a list of START-END seconds, e.g. "20-25,60-64"',
+      })
+      .optional(),
+  }),
+]);
+
+export const configSchema = z.strictObject({
+  dataDir: z.string().min(1, { message: 'must not be empty' }),
+  device: z.strictObject({
+    location: z.strictObject({
+      lat: z.number().min(-90).max(90),
+      lon: z.number().min(-180).max(180),
+    }),
+  }),
+  camera: cameraSchema,
+  recording: z
+    .strictObject({
+      segmentSeconds: z.number().min(1).max(10).default(2),
+      /** Restart ffmpeg when no segment closed for this long. */
+      stallSeconds: z.number().min(3).max(120).default(10),
+    })
+    .prefault({}),
+  motion: z
+    .strictObject({
+      source: z.enum(['scene', 'none']).default('scene'),
+      preRollSeconds: z.number().min(0).max(120).default(5),
+      postRollSeconds: z.number().min(0).max(300).default(10),
+      /** ffmpeg scene score (0..1) between sampled frames above which there is motion. */
+      sceneThreshold: z.number().gt(0).lt(1).default(0.02),
+    })
+    .prefault({}),
+  retention: z
+    .strictObject({
+      motionDays: z.number().min(0).max(365).default(7),
+      bufferMinutes: z
+        .number()
+        .min(1)
+        .max(60 * 24 * 30)
+        .default(60),
+      maxBytes: z.number().int().positive().optional(),
+      minFreeBytes: z
+        .number()
+        .int()
+        .min(0)
+        .default(256 * 1024 * 1024),
+    })
+    .prefault({}),
+  mqtt: z
+    .strictObject({
+      url: mqttUrl,
+      username: z.string().optional(),
+      password: z.string().optional(),
+      /** Path to a PEM file of the CA that signs the broker's certificate. */
+      ca: z.string().optional(),
+    })
+    .optional(),
+  trust: z
+    .strictObject({
+      roots: z
+        .array(z.strictObject({ name: z.string().min(1).max(120), publicKey: base64Key32 }))
+        .min(1)
+        .max(16),
+      threshold: z.number().int().min(1).max(16),
+    })
+    .refine((trust) => trust.threshold <= trust.roots.length, {
+      message: 'threshold must not exceed the number of roots',
+      path: ['threshold'],
+    })
+    .optional(),
+  policy: z
+    .strictObject({
+      maxRadiusM: z.number().positive().max(50_000).default(800),
+      maxWindowHours: z
+        .number()
+        .positive()
+        .max(24 * 14)
+        .default(12),
+      maxPromptsPerAgencyPerWeek: z.number().int().min(0).max(1000).default(3),
+      maxPending: z.number().int().min(1).max(10_000).default(200),
+      blockedAgencies: z.array(z.string()).default([]),
+    })
+    .prefault({}),
+  ui: z
+    .strictObject({
+      listen: z
+        .string()
+        .regex(/^[^\s:]+:\d{1,5}$/, { message: 'must be HOST:PORT' })
+        .default('127.0.0.1:8470'),
+    })
+    .prefault({}),
+  ffmpeg: z
+    .strictObject({
+      ffmpegPath: z.string().min(1).default('ffmpeg'),
+      ffprobePath: z.string().min(1).default('ffprobe'),
+    })
+    .prefault({}),
+  indicator: z
+    .strictObject({
+      /** A kernel LED directory, e.g. /sys/class/leds/status; absent: emulated. */
+      led: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type CameraConfig = Config['camera'];
