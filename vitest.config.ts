@@ -13,6 +13,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two cores: integration tests run real ffmpeg and RTSP servers.
     maxWorkers: 2,
-    reporters: process.env.CI ? ['default'] : ['default'],
+    reporters: ['default', './scripts/vitest-summary-reporter.ts'],
   },
 });

@@ -1,5 +1,3 @@
 #!/usr/bin/env node
-// Runs the built agent (dist/, made by `npm ci` through the prepare script).
-import { main } from '../dist/agent/cli/main.js';
-
-process.exitCode = await main(process.argv.slice(2));
+// The built agent (dist/ is made by `npm ci` through the prepare script, or `npm run build`).
+import '../dist/agent/cli/entry.js';

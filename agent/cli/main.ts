@@ -1,5 +1,8 @@
 import { Command, CommanderError } from 'commander';
-import { ThresholdError, UserError } from '../errors.js';
+import { ConfigError, ThresholdError, UserError } from '../errors.js';
+import { registerRun } from './commands/run.js';
+import { registerSegments } from './commands/segments.js';
+import { registerStatus } from './commands/status.js';
 import { type CliContext, defaultContext } from './context.js';
 
 /**
@@ -13,7 +16,9 @@ export function buildProgram(ctx: CliContext): Command {
     )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  void ctx;
+  registerRun(program, ctx);
+  registerStatus(program, ctx);
+  registerSegments(program, ctx);
   return program;
 }
 
@@ -35,6 +40,10 @@ export function reportError(err: unknown): number {
   if (err instanceof CommanderError) {
     // Commander has printed its own message (or the help) already.
     return err.exitCode;
+  }
+  if (err instanceof ConfigError) {
+    for (const problem of err.problems) process.stderr.write(`threshold: config ${problem}\n`);
+    return 2;
   }
   if (err instanceof UserError) {
     process.stderr.write(`threshold: ${err.message}\n`);

@@ -9,12 +9,17 @@ import { LinuxStorage } from '../linux/storage.js';
 export class EmulatedStorage implements Storage {
   readonly #real = new LinuxStorage();
 
+  /**
+   * @param capacityBytes the pretend medium's size; tests may change it at any time
+   * @param used bytes the agent has stored on it
+   */
   constructor(
-    private readonly capacityBytes: number,
-    private readonly used: () => Promise<number>,
+    public capacityBytes: number,
+    private readonly used: () => Promise<number> = async () => 0,
   ) {}
 
-  async freeBytes(_path: string): Promise<number> {
+  async freeBytes(path: string): Promise<number> {
+    await this.#real.freeBytes(path); // the path must exist, as on the real medium
     return Math.max(0, this.capacityBytes - (await this.used()));
   }
 

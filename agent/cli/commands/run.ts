@@ -1,0 +1,68 @@
+import type { Command } from 'commander';
+import { Agent, hardwareFor } from '../../compose.js';
+import type { Config } from '../../config/schema.js';
+import type { Logger } from '../../log.js';
+import { type CliContext, withConfigOption } from '../context.js';
+
+/** Exit status after SIGTERM, as a shell reports a process ended by it (128 + 15). */
+const EXIT_SIGTERM = 143;
+
+export function registerRun(program: Command, ctx: CliContext): void {
+  withConfigOption(
+    program
+      .command('run')
+      .description('run the agent: record the camera, listen for requests, serve the owner')
+      .option(
+        '--duration <seconds>',
+        'stop by itself after this many seconds (for tests and demos)',
+      ),
+  ).action(async (options: { config: string; duration?: string }) => {
+    const config = await ctx.config(options.config);
+    const log = ctx.logger(config.log.level);
+    const duration = options.duration === undefined ? undefined : Number(options.duration);
+    process.exitCode = await runAgent(config, log, duration);
+  });
+}
+
+/**
+ * Runs the agent until SIGTERM or SIGINT (or `durationSeconds`), then stops every part in
+ * reverse order, ffmpeg included. Returns the exit code.
+ */
+export async function runAgent(
+  config: Config,
+  log: Logger,
+  durationSeconds?: number,
+): Promise<number> {
+  const agent = await Agent.create(config, hardwareFor(config), log);
+  const abort = new AbortController();
+  let exitCode = 0;
+  const stopOn = (signal: NodeJS.Signals, code: number) => {
+    const handler = () => {
+      log.info({ signal }, 'stopping');
+      exitCode = code;
+      abort.abort();
+    };
+    process.once(signal, handler);
+    return () => process.off(signal, handler);
+  };
+  const unhook = [stopOn('SIGTERM', EXIT_SIGTERM), stopOn('SIGINT', 0)];
+  const timer =
+    durationSeconds !== undefined && Number.isFinite(durationSeconds)
+      ? setTimeout(() => abort.abort(), durationSeconds * 1000)
+      : undefined;
+  try {
+    await agent.start(abort.signal);
+    log.info({ dataDir: config.dataDir }, 'agent running');
+    if (!abort.signal.aborted) {
+      await new Promise<void>((resolve) =>
+        abort.signal.addEventListener('abort', () => resolve(), { once: true }),
+      );
+    }
+  } finally {
+    clearTimeout(timer);
+    await agent.stop();
+    for (const off of unhook) off();
+    log.info('stopped');
+  }
+  return exitCode;
+}

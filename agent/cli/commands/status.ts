@@ -1,0 +1,105 @@
+import type { Command } from 'commander';
+import type { Config } from '../../config/schema.js';
+import type { Database } from '../../db/database.js';
+import { agentPaths, openAgentDatabase } from '../../db/open.js';
+import { MotionStore } from '../../recording/motion-store.js';
+import { SegmentIndex } from '../../recording/segment-index.js';
+import { AgentState, type RecorderStatus } from '../../state.js';
+import { type CliContext, withConfigOption } from '../context.js';
+import { formatBytes, iso } from '../format.js';
+
+export interface StatusReport {
+  recording: {
+    state: RecorderStatus['state'] | 'not_running';
+    since: string | null;
+    pauseReason: string | null;
+    lastHeartbeat: string | null;
+  };
+  segments: {
+    count: number;
+    bytes: number;
+    pinnedBytes: number;
+    oldest: string | null;
+    newest: string | null;
+  };
+  gaps: number;
+  motionEvents: number;
+  lastError: { at: string; message: string } | null;
+}
+
+export function registerStatus(program: Command, ctx: CliContext): void {
+  withConfigOption(
+    program
+      .command('status')
+      .description('show recording state, footage held, motion events and the last error')
+      .option('--json', 'print JSON')
+      .option(
+        '--check',
+        'exit 1 unless the agent is recording (or paused on purpose); for health checks',
+      ),
+  ).action(async (options: { config: string; json?: boolean; check?: boolean }) => {
+    const config = await ctx.config(options.config);
+    const db = await openAgentDatabase(config);
+    try {
+      const report = await statusReport(db, config, Date.now());
+      ctx.out(options.json ? JSON.stringify(report, null, 2) : formatStatus(report));
+      const healthy = report.recording.state === 'recording' || report.recording.state === 'paused';
+      if (options.check && !healthy) process.exitCode = 1;
+    } finally {
+      await db.close();
+    }
+  });
+}
+
+export async function statusReport(
+  db: Database,
+  config: Config,
+  now: number,
+): Promise<StatusReport> {
+  const recorder = await new AgentState(db).get<RecorderStatus>('recorder');
+  const summary = await new SegmentIndex(db, agentPaths(config.dataDir).segments).summary();
+  const gaps = await db.get<{ n: number }>(
+    "SELECT COUNT(*) AS n FROM recorder_runs WHERE end_reason IS NOT NULL AND end_reason NOT IN ('stopped', 'agent_stopped', 'paused')",
+  );
+  // A heartbeat older than three stall periods means no agent is recording now.
+  const alive =
+    recorder?.heartbeat !== undefined &&
+    now - recorder.heartbeat < config.recording.stallSeconds * 3000;
+  const running =
+    recorder && recorder.state !== 'stopped' && (alive || recorder.state === 'paused');
+  return {
+    recording: {
+      state: running ? recorder.state : 'not_running',
+      since: running ? iso(recorder.since) : null,
+      pauseReason: recorder?.pauseReason ?? null,
+      lastHeartbeat: recorder?.heartbeat ? iso(recorder.heartbeat) : null,
+    },
+    segments: {
+      count: summary.count,
+      bytes: summary.bytes,
+      pinnedBytes: summary.pinnedBytes,
+      oldest: summary.oldest === null ? null : iso(summary.oldest),
+      newest: summary.newest === null ? null : iso(summary.newest),
+    },
+    gaps: gaps?.n ?? 0,
+    motionEvents: await new MotionStore(db).count(),
+    lastError: recorder?.lastError
+      ? { at: iso(recorder.lastError.at), message: recorder.lastError.message }
+      : null,
+  };
+}
+
+function formatStatus(report: StatusReport): string {
+  const lines = [
+    `recording:      ${report.recording.state.replace('_', ' ')}${report.recording.since ? ` since ${report.recording.since}` : ''}`,
+  ];
+  if (report.recording.pauseReason) lines.push(`paused because: ${report.recording.pauseReason}`);
+  lines.push(
+    `footage:        ${report.segments.count} segments, ${formatBytes(report.segments.bytes)} (${formatBytes(report.segments.pinnedBytes)} held for requests)`,
+    `oldest/newest:  ${report.segments.oldest ?? '-'} / ${report.segments.newest ?? '-'}`,
+    `gaps:           ${report.gaps}`,
+    `motion events:  ${report.motionEvents}`,
+    `last error:     ${report.lastError ? `${report.lastError.at} ${report.lastError.message}` : 'none'}`,
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,138 @@
+import { join } from 'node:path';
+import { EmulatedCamera } from '../hal/emulated/camera.js';
+import { EmulatedIndicator } from '../hal/emulated/indicator.js';
+import type { CameraSource, Clock, Indicator, Storage } from '../hal/interfaces.js';
+import { SystemClock } from '../hal/linux/clock.js';
+import { SysfsLedIndicator } from '../hal/linux/indicator.js';
+import { RtspCamera } from '../hal/linux/rtsp-camera.js';
+import { LinuxStorage } from '../hal/linux/storage.js';
+import type { Config } from './config/schema.js';
+import type { Database } from './db/database.js';
+import { agentPaths, openAgentDatabase } from './db/open.js';
+import type { Service } from './lifecycle.js';
+import type { Logger } from './log.js';
+import { MotionStore } from './recording/motion-store.js';
+import { probeDurationSeconds } from './recording/probe.js';
+import { Recorder } from './recording/recorder.js';
+import { Retention } from './recording/retention.js';
+import { SegmentStore } from './recording/segment-store.js';
+import { AgentState } from './state.js';
+
+/** The hardware the agent runs on; tests pass their own. */
+export interface Hardware {
+  clock: Clock;
+  storage: Storage;
+  indicator: Indicator;
+  camera: CameraSource;
+}
+
+/** Picks the hal/ implementations the config asks for. */
+export function hardwareFor(config: Config): Hardware {
+  const camera: CameraSource =
+    config.camera.source === 'rtsp'
+      ? new RtspCamera(config.camera.url)
+      : new EmulatedCamera({
+          size: { width: config.camera.width, height: config.camera.height },
+          fps: config.camera.fps,
+          keyframeSeconds: config.camera.keyframeSeconds,
+          audio: config.camera.audio,
+          motion: parseMotionWindows(config.camera.motion),
+        });
+  return {
+    clock: new SystemClock(),
+    storage: new LinuxStorage(),
+    indicator: config.indicator.led
+      ? new SysfsLedIndicator(config.indicator.led)
+      : new EmulatedIndicator(),
+    camera,
+  };
+}
+
+/** "20-25,60-64" → [{ start: 20, end: 25 }, { start: 60, end: 64 }]. */
+export function parseMotionWindows(text: string | undefined): { start: number; end: number }[] {
+  if (!text) return [];
+  return text.split(',').map((part) => {
+    const [start, end] = part.split('-').map(Number);
+    return { start: start ?? 0, end: end ?? 0 };
+  });
+}
+
+/**
+ * The composition root: the one place that chooses implementations and wires the parts.
+ * Parts start in order and stop in reverse.
+ */
+export class Agent {
+  readonly #services: Service[] = [];
+  readonly #started: Service[] = [];
+
+  private constructor(
+    readonly db: Database,
+    readonly recorder: Recorder,
+    private readonly log: Logger,
+  ) {
+    this.#services.push(recorder);
+  }
+
+  static async create(config: Config, hardware: Hardware, log: Logger): Promise<Agent> {
+    const paths = agentPaths(config.dataDir);
+    const db = await openAgentDatabase(config);
+    const state = new AgentState(db);
+    const store = new SegmentStore(db, hardware.storage, paths.segments, (file) =>
+      probeDurationSeconds(config.ffmpeg.ffprobePath, file),
+    );
+    const motion = new MotionStore(db);
+    const retention = new Retention({
+      db,
+      store,
+      storage: hardware.storage,
+      clock: hardware.clock,
+      log: log.child({ component: 'retention' }),
+      retention: config.retention,
+      motion: config.motion,
+    });
+    const recorder = new Recorder({
+      camera: hardware.camera,
+      db,
+      store,
+      motion,
+      retention,
+      state,
+      clock: hardware.clock,
+      log: log.child({ component: 'recorder' }),
+      settings: {
+        pidFile: join(config.dataDir, 'recorder.pid'),
+        ffmpegPath: config.ffmpeg.ffmpegPath,
+        segmentSeconds: config.recording.segmentSeconds,
+        stallSeconds: config.recording.stallSeconds,
+        sceneThreshold: config.motion.source === 'scene' ? config.motion.sceneThreshold : null,
+      },
+      onStatus: (status) => {
+        const light =
+          status.state === 'paused' ? 'paused' : status.state === 'recording' ? 'recording' : null;
+        if (light)
+          void hardware.indicator.set(light).catch((err) => log.warn({ err }, 'indicator failed'));
+      },
+    });
+    return new Agent(db, recorder, log);
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    for (const service of this.#services) {
+      this.log.info({ service: service.name }, 'starting');
+      await service.start(signal);
+      this.#started.push(service);
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const service of this.#started.reverse()) {
+      try {
+        await service.stop();
+      } catch (err) {
+        this.log.error({ err, service: service.name }, 'stopping failed');
+      }
+    }
+    this.#started.length = 0;
+    await this.db.close();
+  }
+}

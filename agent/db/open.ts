@@ -1,0 +1,18 @@
+import { join } from 'node:path';
+import type { Config } from '../config/schema.js';
+import { Database } from './database.js';
+
+/** Where the agent's files live under `dataDir`. */
+export function agentPaths(dataDir: string) {
+  return {
+    database: join(dataDir, 'threshold.db'),
+    segments: join(dataDir, 'segments'),
+    keys: join(dataDir, 'keys'),
+    exports: join(dataDir, 'exports'),
+  };
+}
+
+/** Opens `dataDir/threshold.db` with every migration applied. */
+export function openAgentDatabase(config: Pick<Config, 'dataDir'>): Promise<Database> {
+  return Database.open(agentPaths(config.dataDir).database);
+}

@@ -1,0 +1,133 @@
+/**
+ * ffmpeg arguments for recording, as pure functions (no I/O) so tests can read them.
+ * One ffmpeg process per recorder run:
+ *  - output 1: the camera's streams copied (no re-encoding) into MPEG-TS segments cut at
+ *    keyframes, timestamps continuous across segments (no `-reset_timestamps`), so
+ *    consecutive segments join byte for byte; each closed segment is announced as a CSV
+ *    line `file,start,end` (stream seconds) on stdout (`-segment_list pipe:1`);
+ *  - output 2 (scene motion): keyframes only (`-skip_frame nokey` touches the decoder,
+ *    never the copied streams), scaled down, scored by the `select` filter's scene
+ *    detection, the scores printed by the `metadata` filter to fd 3.
+ */
+
+export interface RecordArgsInput {
+  url: string;
+  /** Directory the segment files go to. */
+  segmentsDir: string;
+  /** File name prefix; names come from internal ids only (`<run>-<seq>.ts`). */
+  runId: number;
+  segmentSeconds: number;
+  /** Score scene changes between keyframes. */
+  scene: boolean;
+  /** Socket I/O timeout: a camera silent this long ends the run. */
+  ioTimeoutSeconds: number;
+}
+
+/** The name ffmpeg gives segment `seq` of run `runId` (`-segment_start_number 0`). */
+export function segmentFileName(runId: number, seq: number): string {
+  return `${runId}-${String(seq).padStart(6, '0')}.ts`;
+}
+
+/** Parses a name made by `segmentFileName`; null for anything else. */
+export function parseSegmentFileName(name: string): { runId: number; seq: number } | null {
+  const match = /^(\d+)-(\d{6,})\.ts$/.exec(name);
+  if (!match?.[1] || !match[2]) return null;
+  return { runId: Number(match[1]), seq: Number(match[2]) };
+}
+
+export const SCENE_WIDTH = 320;
+
+export function recordArgs(input: RecordArgsInput): string[] {
+  const isRtsp = /^rtsps?:/i.test(input.url);
+  const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'warning'];
+  if (isRtsp) {
+    args.push(
+      '-rtsp_transport',
+      'tcp',
+      '-timeout',
+      String(Math.round(input.ioTimeoutSeconds * 1e6)),
+    );
+  }
+  // Start quickly: the camera's parameters are in its SDP and first keyframe.
+  args.push('-analyzeduration', '1000000', '-probesize', '1000000', '-fflags', '+genpts');
+  if (input.scene) args.push('-skip_frame', 'nokey');
+  args.push('-i', input.url);
+  args.push(
+    '-map',
+    '0:v:0',
+    '-map',
+    '0:a:0?',
+    '-c',
+    'copy',
+    '-f',
+    'segment',
+    '-segment_format',
+    'mpegts',
+    '-segment_time',
+    String(input.segmentSeconds),
+    '-segment_start_number',
+    '0',
+    '-segment_list',
+    'pipe:1',
+    '-segment_list_type',
+    'csv',
+    `${input.segmentsDir}/${input.runId}-%06d.ts`,
+  );
+  if (input.scene) {
+    args.push(
+      '-map',
+      '0:v:0',
+      '-an',
+      '-vf',
+      `scale=${SCENE_WIDTH}:-2,select='gte(scene,0)',metadata=mode=print:key=lavfi.scene_score:file=/dev/fd/3`,
+      '-f',
+      'null',
+      '-',
+    );
+  }
+  return args;
+}
+
+/** One closed segment as ffmpeg's CSV segment list announces it. */
+export interface SegmentListEntry {
+  file: string;
+  ptsStart: number;
+  ptsEnd: number;
+}
+
+/** Parses a `-segment_list_type csv` line (`file,start,end`); null if malformed. */
+export function parseSegmentListLine(line: string): SegmentListEntry | null {
+  const parts = line.trim().split(',');
+  if (parts.length !== 3) return null;
+  const [file, start, end] = parts as [string, string, string];
+  const ptsStart = Number(start);
+  const ptsEnd = Number(end);
+  if (!parseSegmentFileName(file) || !Number.isFinite(ptsStart) || !Number.isFinite(ptsEnd)) {
+    return null;
+  }
+  if (ptsEnd < ptsStart) return null;
+  return { file, ptsStart, ptsEnd };
+}
+
+/**
+ * Reads the `metadata=mode=print` output: `frame:N pts:P pts_time:T` then
+ * `lavfi.scene_score=S`. Feed it lines; it returns a sample when a score completes one.
+ */
+export class SceneScoreParser {
+  #time: number | null = null;
+
+  push(line: string): { ptsTime: number; score: number } | null {
+    const frame = /pts_time:(-?[\d.]+)/.exec(line);
+    if (frame?.[1] !== undefined) {
+      this.#time = Number(frame[1]);
+      return null;
+    }
+    const score = /^lavfi\.scene_score=([\d.]+)/.exec(line.trim());
+    if (score?.[1] !== undefined && this.#time !== null) {
+      const sample = { ptsTime: this.#time, score: Number(score[1]) };
+      this.#time = null;
+      return sample;
+    }
+    return null;
+  }
+}

@@ -1,0 +1,32 @@
+import type { Database } from '../db/database.js';
+
+/**
+ * Holds on footage. An owner is a string such as `request:<id>` or `upload:<id>`; a
+ * segment pinned by any owner is never evicted.
+ */
+export class Pins {
+  constructor(private readonly db: Database) {}
+
+  /** Pins the segments for `owner`; pinning twice is harmless. */
+  async pin(owner: string, segmentIds: readonly number[]): Promise<void> {
+    if (segmentIds.length === 0) return;
+    await this.db.transaction(async (tx) => {
+      for (const id of segmentIds) {
+        await tx.run('INSERT OR IGNORE INTO pins (owner, segment_id) VALUES (?, ?)', [owner, id]);
+      }
+    });
+  }
+
+  /** Releases every pin `owner` holds. */
+  async unpin(owner: string): Promise<void> {
+    await this.db.run('DELETE FROM pins WHERE owner = ?', [owner]);
+  }
+
+  async pinnedBy(owner: string): Promise<number[]> {
+    const rows = await this.db.all<{ segment_id: number }>(
+      'SELECT segment_id FROM pins WHERE owner = ? ORDER BY segment_id',
+      [owner],
+    );
+    return rows.map((row) => row.segment_id);
+  }
+}

@@ -1,0 +1,51 @@
+import type { MotionEvent } from '../../hal/interfaces.js';
+
+/**
+ * Turns scene scores between consecutive keyframes into motion events. Motion starts at
+ * the keyframe before the first score above the threshold (the change happened between
+ * the two) and ends at the last keyframe above it, once `quietSamples` samples in a row
+ * stayed below.
+ */
+export class SceneMotionDetector {
+  #prevTime: number | null = null;
+  #open: { start: number; lastMoving: number; peak: number } | null = null;
+  #quiet = 0;
+
+  constructor(
+    private readonly threshold: number,
+    private readonly quietSamples = 2,
+  ) {}
+
+  /** Feeds one sample (wall ms, score); returns what changed: an event opened or closed. */
+  push(timeMs: number, score: number): { opened?: MotionEvent; closed?: MotionEvent } {
+    const prev = this.#prevTime ?? timeMs;
+    this.#prevTime = timeMs;
+    if (score > this.threshold) {
+      this.#quiet = 0;
+      if (!this.#open) {
+        this.#open = { start: prev, lastMoving: timeMs, peak: score };
+        return { opened: { start: prev, end: null, score, source: 'scene' } };
+      }
+      this.#open.lastMoving = timeMs;
+      this.#open.peak = Math.max(this.#open.peak, score);
+      return {};
+    }
+    if (!this.#open) return {};
+    this.#quiet += 1;
+    if (this.#quiet < this.quietSamples) return {};
+    return { closed: this.close() };
+  }
+
+  /** Closes an open event (end of a run); undefined when none is open. */
+  flush(): MotionEvent | undefined {
+    return this.#open ? this.close() : undefined;
+  }
+
+  private close(): MotionEvent {
+    const open = this.#open;
+    if (!open) throw new Error('no open motion event');
+    this.#open = null;
+    this.#quiet = 0;
+    return { start: open.start, end: open.lastMoving, score: open.peak, source: 'scene' };
+  }
+}
