@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, ThresholdError, UserError } from '../errors.js';
+import { registerCustody } from './commands/custody.js';
 import { registerRun } from './commands/run.js';
 import { registerSegments } from './commands/segments.js';
 import { registerStatus } from './commands/status.js';
@@ -19,6 +20,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerRun(program, ctx);
   registerStatus(program, ctx);
   registerSegments(program, ctx);
+  registerCustody(program, ctx);
   return program;
 }
 

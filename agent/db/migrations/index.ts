@@ -1,4 +1,5 @@
 import { recording } from './001-recording.js';
+import { requests } from './002-requests.js';
 
 /** A schema step. Versions are consecutive; a released migration is never edited. */
 export interface Migration {
@@ -8,4 +9,4 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. */
-export const MIGRATIONS: readonly Migration[] = [recording];
+export const MIGRATIONS: readonly Migration[] = [recording, requests];
