@@ -80,7 +80,7 @@ export const configSchema = z.strictObject({
       preRollSeconds: z.number().min(0).max(120).default(5),
       postRollSeconds: z.number().min(0).max(300).default(10),
       /** ffmpeg scene score (0..1) between sampled frames above which there is motion. */
-      sceneThreshold: z.number().gt(0).lt(1).default(0.02),
+      sceneThreshold: z.number().gt(0).lt(1).default(0.03),
     })
     .prefault({}),
   retention: z

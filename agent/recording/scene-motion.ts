@@ -4,22 +4,27 @@ import type { MotionEvent } from '../../hal/interfaces.js';
  * Turns scene scores between consecutive keyframes into motion events. Motion starts at
  * the keyframe before the first score above the threshold (the change happened between
  * the two) and ends at the last keyframe above it, once `quietSamples` samples in a row
- * stayed below.
+ * stayed below. The first samples of a stream are ignored: a decoder that starts mid-GOP
+ * yields a first picture unlike the next, which is no motion.
  */
 export class SceneMotionDetector {
   #prevTime: number | null = null;
   #open: { start: number; lastMoving: number; peak: number } | null = null;
   #quiet = 0;
+  #seen = 0;
 
   constructor(
     private readonly threshold: number,
     private readonly quietSamples = 2,
+    private readonly warmupSamples = 2,
   ) {}
 
   /** Feeds one sample (wall ms, score); returns what changed: an event opened or closed. */
   push(timeMs: number, score: number): { opened?: MotionEvent; closed?: MotionEvent } {
     const prev = this.#prevTime ?? timeMs;
     this.#prevTime = timeMs;
+    this.#seen += 1;
+    if (this.#seen <= this.warmupSamples) return {};
     if (score > this.threshold) {
       this.#quiet = 0;
       if (!this.#open) {
