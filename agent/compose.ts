@@ -30,13 +30,16 @@ export interface Hardware {
 export function hardwareFor(config: Config): Hardware {
   const camera: CameraSource =
     config.camera.source === 'rtsp'
-      ? new RtspCamera(config.camera.url)
+      ? new RtspCamera({ url: config.camera.url })
       : new EmulatedCamera({
-          size: { width: config.camera.width, height: config.camera.height },
-          fps: config.camera.fps,
-          keyframeSeconds: config.camera.keyframeSeconds,
-          audio: config.camera.audio,
-          motion: parseMotionWindows(config.camera.motion),
+          settings: {
+            width: config.camera.width,
+            height: config.camera.height,
+            fps: config.camera.fps,
+            keyframeSeconds: config.camera.keyframeSeconds,
+            audio: config.camera.audio,
+            motion: parseMotionWindows(config.camera.motion),
+          },
         });
   return {
     clock: new SystemClock(),

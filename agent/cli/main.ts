@@ -1,6 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, ThresholdError, UserError } from '../errors.js';
+import { registerAudit } from './commands/audit.js';
 import { registerCustody } from './commands/custody.js';
+import { registerDecline } from './commands/decline.js';
+import { registerDemo } from './commands/demo.js';
+import { registerExport } from './commands/export.js';
+import { registerRequests } from './commands/requests.js';
 import { registerRun } from './commands/run.js';
 import { registerSegments } from './commands/segments.js';
 import { registerStatus } from './commands/status.js';
@@ -18,9 +23,14 @@ export function buildProgram(ctx: CliContext): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerRun(program, ctx);
+  registerDemo(program, ctx);
   registerStatus(program, ctx);
   registerSegments(program, ctx);
   registerCustody(program, ctx);
+  registerRequests(program, ctx);
+  registerDecline(program, ctx);
+  registerAudit(program, ctx);
+  registerExport(program, ctx);
   return program;
 }
 
@@ -32,7 +42,8 @@ export async function main(
   const program = buildProgram(ctx);
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
-    return 0;
+    // Actions that end with a status of their own (run, status --check) set exitCode.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     return reportError(err);
   }

@@ -4,7 +4,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulatedCameras } from '../../scripts/camera/emulated-camera.js';
 import { exited, startAgentProcess, tempDir, writeConfig } from '../test-support/cli.js';
 import { waitFor } from '../test-support/poll.js';
-import { indexedSegments, recordingConfig, segmentsDir, withDatabase } from '../test-support/recording.js';
+import {
+  indexedSegments,
+  recordingConfig,
+  segmentsDir,
+  withDatabase,
+} from '../test-support/recording.js';
 import { parseSegmentFileName } from './ffmpeg-args.js';
 
 const KILLS = 20;
@@ -29,7 +34,10 @@ describe('kill -9 while recording', () => {
     const camera = await startEmulatedCameras({ size: { width: 1280, height: 720 } });
     cleanups.push(() => camera.stop());
     const dataDir = join(dir, 'data');
-    const configPath = await writeConfig(dir, recordingConfig(dataDir, camera.urls[0] ?? '', { log: { level: 'warn' } }));
+    const configPath = await writeConfig(
+      dir,
+      recordingConfig(dataDir, camera.urls[0] ?? '', { log: { level: 'warn' } }),
+    );
 
     let onDiskAtKill: string[] = [];
     let killedRun = -1;
@@ -55,12 +63,15 @@ describe('kill -9 while recording', () => {
       for (const file of files) {
         const id = parseSegmentFileName(file);
         expect(id, `round ${round}: unexpected file ${file}`).not.toBeNull();
-        if (id && id.runId !== currentRun) expect(indexed.has(file), `round ${round}: ${file} not indexed`).toBe(true);
+        if (id && id.runId !== currentRun)
+          expect(indexed.has(file), `round ${round}: ${file} not indexed`).toBe(true);
       }
       // At most the segment in progress at the kill was lost.
       const lost = onDiskAtKill.filter((file) => !indexed.has(file));
       expect(lost.length, `round ${round}: lost ${lost.join(', ')}`).toBeLessThanOrEqual(1);
-      const integrity = await withDatabase(dataDir, (db) => db.get<{ integrity_check: string }>('PRAGMA integrity_check'));
+      const integrity = await withDatabase(dataDir, (db) =>
+        db.get<{ integrity_check: string }>('PRAGMA integrity_check'),
+      );
       expect(integrity?.integrity_check).toBe('ok');
 
       if (round === KILLS) {
@@ -72,7 +83,9 @@ describe('kill -9 while recording', () => {
       agent.child.kill('SIGKILL');
       await exited(agent.child);
       killedRun = currentRun;
-      onDiskAtKill = (await readdir(segmentsDir(dataDir))).filter((file) => parseSegmentFileName(file));
+      onDiskAtKill = (await readdir(segmentsDir(dataDir))).filter((file) =>
+        parseSegmentFileName(file),
+      );
     }
   }, 400_000);
 });

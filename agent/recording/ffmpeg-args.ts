@@ -7,7 +7,9 @@
  *    line `file,start,end` (stream seconds) on stdout (`-segment_list pipe:1`);
  *  - output 2 (scene motion): keyframes only (`-skip_frame nokey` touches the decoder,
  *    never the copied streams), scaled down, scored by the `select` filter's scene
- *    detection, the scores printed by the `metadata` filter to fd 3.
+ *    detection, the scores printed by the `metadata` filter to fd 3. (ffmpeg's `pipe:3`
+ *    protocol, escaped twice: once for the filtergraph, once for the option; Node's stdio
+ *    pipes are sockets, which `/dev/fd/3` cannot open.)
  */
 
 export interface RecordArgsInput {
@@ -79,7 +81,7 @@ export function recordArgs(input: RecordArgsInput): string[] {
       '0:v:0',
       '-an',
       '-vf',
-      `scale=${SCENE_WIDTH}:-2,select='gte(scene,0)',metadata=mode=print:key=lavfi.scene_score:file=/dev/fd/3`,
+      `scale=${SCENE_WIDTH}:-2,select='gte(scene,0)',metadata=mode=print:key=lavfi.scene_score:file=pipe\\\\\\:3`,
       '-f',
       'null',
       '-',

@@ -105,11 +105,11 @@ export class Recorder implements Service {
   async #run(): Promise<void> {
     const signal = this.#abort.signal;
     let attempt = 0;
-    let stream: CameraStream | null = null;
     while (!signal.aborted) {
       try {
         if (this.#status.state === 'paused') await this.#waitForSpace(signal);
-        stream ??= await this.deps.camera.open(signal);
+        // Asked each run: an emulated camera that died is started again.
+        const stream = await this.deps.camera.open(signal);
         await this.#setStatus({
           state: this.#status.state === 'stopped' ? 'starting' : this.#status.state,
         });

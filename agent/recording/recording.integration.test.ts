@@ -1,13 +1,19 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type EmulatedCameras, startEmulatedCameras } from '../../scripts/camera/emulated-camera.js';
+import {
+  type EmulatedCameras,
+  startEmulatedCameras,
+} from '../../scripts/camera/emulated-camera.js';
 import { exited, runCli, startAgentProcess, tempDir, writeConfig } from '../test-support/cli.js';
 import { waitFor } from '../test-support/poll.js';
-import { indexedSegments, motionEvents, probeDuration, recordingConfig } from '../test-support/recording.js';
+import {
+  indexedSegments,
+  motionEvents,
+  probeDuration,
+  recordingConfig,
+} from '../test-support/recording.js';
 
 /**
  * The recording buffer against the real parts: GStreamer's RTSP server as the camera,
@@ -57,7 +63,16 @@ describe('recording an emulated camera', () => {
 
     const from = new Date(first.startMs).toISOString();
     const to = new Date(first.startMs + 60_000).toISOString();
-    const listed = await runCli(['segments', '--config', configPath, '--from', from, '--to', to, '--json']);
+    const listed = await runCli([
+      'segments',
+      '--config',
+      configPath,
+      '--from',
+      from,
+      '--to',
+      to,
+      '--json',
+    ]);
     expect(listed.code).toBe(0);
     const segments = JSON.parse(listed.stdout) as {
       id: number;
@@ -82,13 +97,9 @@ describe('recording an emulated camera', () => {
 
     // Joined byte for byte, the segments are one valid stream as long as the index says.
     const joined = join(dir, 'joined.ts');
-    const out = createWriteStream(joined);
-    for (const segment of segments) {
-      await pipeline((await import('node:fs')).createReadStream(segment.path), out, { end: false });
-    }
-    out.end();
-    await new Promise((resolve) => out.once('close', resolve));
-    const span = (Date.parse(segments.at(-1)?.end ?? '') - Date.parse(segments[0]?.start ?? '')) / 1000;
+    for (const segment of segments) await appendFile(joined, await readFile(segment.path));
+    const span =
+      (Date.parse(segments.at(-1)?.end ?? '') - Date.parse(segments[0]?.start ?? '')) / 1000;
     expect(Math.abs((await probeDuration(joined)) - span)).toBeLessThanOrEqual(0.5);
 
     // Motion: each scripted window is found (±2 s), and nothing is found where the scene is still.
@@ -98,21 +109,29 @@ describe('recording an emulated camera', () => {
       end: camera.startedAt + w.end * 1000,
     }));
     for (const window of wall) {
-      const hit = events.find((e) => e.start_ms <= window.end + 2000 && (e.end_ms ?? 0) >= window.start - 2000);
+      const hit = events.find(
+        (e) => e.start_ms <= window.end + 2000 && (e.end_ms ?? 0) >= window.start - 2000,
+      );
       expect(hit, `motion near ${new Date(window.start).toISOString()}`).toBeDefined();
       expect(Math.abs((hit?.start_ms ?? 0) - window.start)).toBeLessThanOrEqual(2000);
       expect(Math.abs((hit?.end_ms ?? 0) - window.end)).toBeLessThanOrEqual(2000);
     }
     for (const event of events) {
-      const explained = wall.some((w) => event.start_ms <= w.end + 2000 && (event.end_ms ?? 0) >= w.start - 2000);
-      expect(explained, `unexpected motion at ${new Date(event.start_ms).toISOString()}`).toBe(true);
+      const explained = wall.some(
+        (w) => event.start_ms <= w.end + 2000 && (event.end_ms ?? 0) >= w.start - 2000,
+      );
+      expect(explained, `unexpected motion at ${new Date(event.start_ms).toISOString()}`).toBe(
+        true,
+      );
     }
   }, 150_000);
 
   it('survives the camera going away for 10 s: resumes by itself, the gap in the index, no motion in a still scene', async () => {
     const { dir, cleanup } = await tempDir();
     cleanups.push(cleanup);
-    let camera: EmulatedCameras = await startEmulatedCameras({ size: { width: 1280, height: 720 } });
+    let camera: EmulatedCameras = await startEmulatedCameras({
+      size: { width: 1280, height: 720 },
+    });
     cleanups.push(() => camera.stop());
     const dataDir = join(dir, 'data');
     const configPath = await writeConfig(dir, recordingConfig(dataDir, camera.urls[0] ?? ''));
@@ -136,14 +155,19 @@ describe('recording an emulated camera', () => {
       async () => (await indexedSegments(dataDir)).find((row) => row.startMs >= backAt - 1000),
       { timeoutMs: 20_000, what: 'recording to resume' },
     );
-    await waitFor(async () => (await indexedSegments(dataDir)).some((row) => row.startMs > resumed.endMs), {
-      timeoutMs: 10_000,
-      what: 'a second segment after the outage',
-    });
+    await waitFor(
+      async () => (await indexedSegments(dataDir)).some((row) => row.startMs > resumed.endMs),
+      {
+        timeoutMs: 10_000,
+        what: 'a second segment after the outage',
+      },
+    );
     expect(agent.child.exitCode).toBeNull();
 
     const rows = await indexedSegments(dataDir);
-    const gaps = rows.slice(1).map((row, i) => ({ gap: row.startMs - (rows[i]?.endMs ?? 0), at: row.startMs }));
+    const gaps = rows
+      .slice(1)
+      .map((row, i) => ({ gap: row.startMs - (rows[i]?.endMs ?? 0), at: row.startMs }));
     const outage = gaps.filter((g) => g.gap > 5000);
     expect(outage).toHaveLength(1);
     expect(outage[0]?.gap).toBeGreaterThanOrEqual(8000);

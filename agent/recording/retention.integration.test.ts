@@ -4,7 +4,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulatedCameras } from '../../scripts/camera/emulated-camera.js';
 import { runCli, startAgentProcess, tempDir, writeConfig } from '../test-support/cli.js';
 import { waitFor } from '../test-support/poll.js';
-import { indexedSegments, recordingConfig, segmentsDir, withDatabase } from '../test-support/recording.js';
+import {
+  indexedSegments,
+  recordingConfig,
+  segmentsDir,
+  withDatabase,
+} from '../test-support/recording.js';
 
 const MAX_BYTES = 4_000_000;
 const RECORD_MS = 5 * 60_000;
@@ -12,7 +17,10 @@ const RECORD_MS = 5 * 60_000;
 async function bytesOnDisk(dir: string): Promise<number> {
   let total = 0;
   for (const file of await readdir(dir)) {
-    total += await stat(join(dir, file)).then((info) => info.size, () => 0);
+    total += await stat(join(dir, file)).then(
+      (info) => info.size,
+      () => 0,
+    );
   }
   return total;
 }
@@ -46,10 +54,13 @@ describe('retention under a small quota', () => {
     });
 
     // Hold two early segments, as a pending request would.
-    const held = await waitFor(async () => (await indexedSegments(dataDir).catch(() => [])).slice(2, 4), {
-      timeoutMs: 20_000,
-      what: 'early segments',
-    }).then((rows) => (rows.length === 2 ? rows : undefined));
+    const held = await waitFor(
+      async () => (await indexedSegments(dataDir).catch(() => [])).slice(2, 4),
+      {
+        timeoutMs: 20_000,
+        what: 'early segments',
+      },
+    ).then((rows) => (rows.length === 2 ? rows : undefined));
     expect(held).toBeDefined();
     await withDatabase(dataDir, async (db) => {
       for (const row of held ?? []) {
@@ -75,19 +86,25 @@ describe('retention under a small quota', () => {
       (row) => row.endMs < motionStart - 5000 && !held?.some((h) => h.id === row.id),
     );
     expect(oldestUnpinnedStill).toBeUndefined();
-    expect(rows.filter((row) => row.startMs > motionEnd + 5000 && row.endMs < Date.now() - 120_000)).toEqual([]);
+    expect(
+      rows.filter((row) => row.startMs > motionEnd + 5000 && row.endMs < Date.now() - 120_000),
+    ).toEqual([]);
     for (const row of held ?? []) expect(rows.map((r) => r.id)).toContain(row.id);
 
     // Now requests hold everything as it is recorded: recording must pause and say why.
     const pinning = setInterval(() => {
       void withDatabase(dataDir, (db) =>
-        db.run("INSERT OR IGNORE INTO pins (owner, segment_id) SELECT 'request:flood', id FROM segments"),
+        db.run(
+          "INSERT OR IGNORE INTO pins (owner, segment_id) SELECT 'request:flood', id FROM segments",
+        ),
       ).catch(() => undefined);
     }, 300);
     try {
       const paused = await waitFor(
         async () => {
-          const status = JSON.parse((await runCli(['status', '--config', configPath, '--json'])).stdout);
+          const status = JSON.parse(
+            (await runCli(['status', '--config', configPath, '--json'])).stdout,
+          );
           return status.recording.state === 'paused' ? status : undefined;
         },
         { timeoutMs: 60_000, intervalMs: 1000, what: 'recording to pause' },
@@ -101,7 +118,9 @@ describe('retention under a small quota', () => {
     await withDatabase(dataDir, (db) => db.run("DELETE FROM pins WHERE owner = 'request:flood'"));
     await waitFor(
       async () => {
-        const status = JSON.parse((await runCli(['status', '--config', configPath, '--json'])).stdout);
+        const status = JSON.parse(
+          (await runCli(['status', '--config', configPath, '--json'])).stdout,
+        );
         return status.recording.state === 'recording';
       },
       { timeoutMs: 30_000, intervalMs: 1000, what: 'recording to resume' },

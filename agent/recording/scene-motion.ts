@@ -3,19 +3,18 @@ import type { MotionEvent } from '../../hal/interfaces.js';
 /**
  * Turns scene scores between consecutive keyframes into motion events. Motion starts at
  * the keyframe before the first score above the threshold (the change happened between
- * the two) and ends at the last keyframe above it, once `quietSamples` samples in a row
- * stayed below. The first samples of a stream are ignored: a decoder that starts mid-GOP
+ * the two) and ends at the last keyframe above it, once the scores stayed below for
+ * `quietMs` (a person pausing mid-way is one event, not two). The first samples of a stream are ignored: a decoder that starts mid-GOP
  * yields a first picture unlike the next, which is no motion.
  */
 export class SceneMotionDetector {
   #prevTime: number | null = null;
   #open: { start: number; lastMoving: number; peak: number } | null = null;
-  #quiet = 0;
   #seen = 0;
 
   constructor(
     private readonly threshold: number,
-    private readonly quietSamples = 2,
+    private readonly quietMs = 3000,
     private readonly warmupSamples = 2,
   ) {}
 
@@ -26,7 +25,6 @@ export class SceneMotionDetector {
     this.#seen += 1;
     if (this.#seen <= this.warmupSamples) return {};
     if (score > this.threshold) {
-      this.#quiet = 0;
       if (!this.#open) {
         this.#open = { start: prev, lastMoving: timeMs, peak: score };
         return { opened: { start: prev, end: null, score, source: 'scene' } };
@@ -35,9 +33,7 @@ export class SceneMotionDetector {
       this.#open.peak = Math.max(this.#open.peak, score);
       return {};
     }
-    if (!this.#open) return {};
-    this.#quiet += 1;
-    if (this.#quiet < this.quietSamples) return {};
+    if (!this.#open || timeMs - this.#open.lastMoving < this.quietMs) return {};
     return { closed: this.close() };
   }
 
@@ -50,7 +46,6 @@ export class SceneMotionDetector {
     const open = this.#open;
     if (!open) throw new Error('no open motion event');
     this.#open = null;
-    this.#quiet = 0;
     return { start: open.start, end: open.lastMoving, score: open.peak, source: 'scene' };
   }
 }

@@ -40,16 +40,20 @@ async function main() {
     log: { level: 'warn' },
   };
   await writeFile(join(dir, 'config.json'), JSON.stringify(config));
-  const agent = spawn(process.execPath, [join(ROOT, 'dist/agent/cli/entry.js'), 'run', '--config', join(dir, 'config.json')], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const agent = spawn(
+    process.execPath,
+    [join(ROOT, 'dist/agent/cli/entry.js'), 'run', '--config', join(dir, 'config.json')],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const pid = agent.pid ?? 0;
   try {
     // Let it settle: ffmpeg connected, first segments indexed, JIT warm.
     await sleep(8000);
-    const ffmpegPid = (await Promise.all((await childPids(pid)).map(async (p) => [p, await commName(p)] as const))).find(
-      ([, name]) => name === 'ffmpeg',
-    )?.[0];
+    const ffmpegPid = (
+      await Promise.all((await childPids(pid)).map(async (p) => [p, await commName(p)] as const))
+    ).find(([, name]) => name === 'ffmpeg')?.[0];
     if (!ffmpegPid) throw new Error('the agent runs no ffmpeg');
     const agentCpu0 = await cpuSeconds(pid);
     const ffmpegCpu0 = await cpuSeconds(ffmpegPid);

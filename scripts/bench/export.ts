@@ -1,0 +1,202 @@
+/**
+ * Export benchmark (DESIGN.md, "Measured targets"): 60 s of 1080p25 footage in 2 s
+ * segments (~5 Mbit/s, a keyframe every 2 s), cut at a range that starts and ends inside
+ * groups of pictures.
+ *
+ *  - fast export (remux, edit list, index at the front, ffprobe check) against `cp` of the
+ *    same segment files, measured in the same run: target ≤ 4×;
+ *  - exact export (smart cut) against a full re-encode of the same clip: target ≥ 10×.
+ *
+ * Prints one JSON object: medians over several runs, the ratios, and a breakdown.
+ * Run: npx tsx scripts/bench/export.ts [--runs N]
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { footageInput, listInput, pieceEntries } from '../../agent/export/concat-list.js';
+import { Exporter } from '../../agent/export/exporter.js';
+import { moovReserve, muxArgs, reencodeArgs } from '../../agent/export/ffmpeg-args.js';
+import { runMediaTool } from '../../agent/export/media-tool.js';
+import { planExport } from '../../agent/export/plan.js';
+import { probeClip } from '../../agent/export/probe.js';
+import { makeSegments } from '../../test-fixtures/make-segments.js';
+
+const runsFlag = process.argv.indexOf('--runs');
+const RUNS = runsFlag > 0 ? Number(process.argv[runsFlag + 1]) : 7;
+const REENCODE_RUNS = Math.max(1, Math.min(RUNS, 3));
+const BASE = Date.UTC(2026, 0, 31, 12, 0, 0);
+// Inside a recorder run (its first segment needs a probe; most ranges do not start there).
+const FROM = BASE + 3_300;
+const TO = FROM + 60_000;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+async function timed(runs: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
+  await fn(-1); // warm: page cache, shared libraries
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await fn(i);
+    times.push(performance.now() - start);
+  }
+  return times;
+}
+
+function run(command: string, args: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command}: ${code}`)),
+    );
+  });
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'threshold-bench-export-'));
+  try {
+    const generateStart = performance.now();
+    const rows = await makeSegments({
+      dir: join(dir, 'segments'),
+      durationS: 66,
+      width: 1920,
+      height: 1080,
+      keyframeFrames: 50,
+      bitrate: '5M',
+      preset: 'ultrafast',
+      baseMs: BASE,
+    });
+    const generateMs = performance.now() - generateStart;
+    const plan = planExport(rows, FROM, TO);
+    const covering = plan.pieces.flatMap((piece) => piece.segments);
+    const bytes = covering.reduce((sum, row) => sum + row.bytes, 0);
+    const out = join(dir, 'out');
+    await mkdir(out);
+    const exporter = new Exporter({ ffmpegPath: 'ffmpeg', ffprobePath: 'ffprobe' });
+    const clip = (name: string) => join(out, `${name}.mp4`);
+    const fresh = async (path: string) => rm(path, { force: true });
+
+    const cp = await timed(RUNS, async () => {
+      await rm(join(out, 'cp'), { recursive: true, force: true });
+      await mkdir(join(out, 'cp'));
+      await run('cp', [...covering.map((row) => row.path), join(out, 'cp')]);
+    });
+    const fast = await timed(RUNS, async () => {
+      await fresh(clip('fast'));
+      await exporter.export({
+        segments: rows,
+        fromMs: FROM,
+        toMs: TO,
+        output: clip('fast'),
+        mode: 'fast',
+      });
+    });
+    // The fast export's parts: the remux alone (index reserved at the front, or moved there
+    // by a rewrite with +faststart), and the ffprobe check alone.
+    const video = await footageInput(plan.pieces, out, -(plan.pieces[0]?.offsetS ?? 0));
+    const muxOnly = await timed(RUNS, async () => {
+      await fresh(clip('mux'));
+      const args = muxArgs({
+        video,
+        durationS: plan.durationS,
+        output: clip('mux'),
+        moovBytes: moovReserve(plan.durationS, false),
+      });
+      await runMediaTool('ffmpeg', args);
+    });
+    const faststartRewrite = await timed(RUNS, async () => {
+      await fresh(clip('faststart'));
+      await runMediaTool(
+        'ffmpeg',
+        muxArgs({ video, durationS: plan.durationS, output: clip('faststart') }),
+      );
+    });
+    const probeOnly = await timed(RUNS, () => probeClip('ffprobe', clip('fast')));
+    // What no ffmpeg run can go below: loading the program and its shared libraries.
+    const startup = await timed(RUNS, () => runMediaTool('ffmpeg', ['-hide_banner', '-version']));
+    const exact = await timed(RUNS, async () => {
+      await fresh(clip('exact'));
+      await exporter.export({
+        segments: rows,
+        fromMs: FROM,
+        toMs: TO,
+        output: clip('exact'),
+        mode: 'exact',
+      });
+    });
+    const list = await listInput(pieceEntries(plan.pieces), out, video.offsetS, 'all.ffconcat');
+    const reencode = await timed(REENCODE_RUNS, async () => {
+      await fresh(join(out, 'reencode.ts'));
+      const args = reencodeArgs({
+        video: list,
+        durationS: plan.durationS,
+        output: join(out, 'reencode.ts'),
+      });
+      await runMediaTool('ffmpeg', args);
+    });
+
+    const cpMs = median(cp);
+    const fastMs = median(fast);
+    const exactMs = median(exact);
+    const reencodeMs = median(reencode);
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          benchmark: 'export',
+          footage: {
+            clipSeconds: plan.durationS,
+            segments: covering.length,
+            bytes,
+            resolution: '1920x1080',
+            fps: 25,
+            keyframeSeconds: 2,
+            generateMs: Math.round(generateMs),
+          },
+          machine: { cpus: cpus().length, loadAverage1m: round(loadavg()[0] ?? 0) },
+          runs: RUNS,
+          reencodeRuns: REENCODE_RUNS,
+          medianMs: {
+            cp: round(cpMs),
+            fastExport: round(fastMs),
+            exactExport: round(exactMs),
+            fullReencode: round(reencodeMs),
+            ffmpegStartup: round(median(startup)),
+            fastParts: {
+              remuxReservedMoov: round(median(muxOnly)),
+              remuxFaststartRewrite: round(median(faststartRewrite)),
+              ffprobeCheck: round(median(probeOnly)),
+            },
+          },
+          ratios: {
+            fastVsCp: round(fastMs / cpMs),
+            fastRemuxOnlyVsCp: round(median(muxOnly) / cpMs),
+            exactSpeedupVsReencode: round(reencodeMs / exactMs),
+          },
+          targets: { fastVsCpAtMost: 4, exactSpeedupAtLeast: 10 },
+          met: { fast: fastMs / cpMs <= 4, exact: reencodeMs / exactMs >= 10 },
+          samplesMs: {
+            cp: cp.map(round),
+            fastExport: fast.map(round),
+            exactExport: exact.map(round),
+            fullReencode: reencode.map(round),
+          },
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+await main();
