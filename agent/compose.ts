@@ -9,13 +9,18 @@ import { LinuxStorage } from '../hal/linux/storage.js';
 import type { Config } from './config/schema.js';
 import type { Database } from './db/database.js';
 import { agentPaths, openAgentDatabase } from './db/open.js';
+import { IndicatorController } from './indicator-controller.js';
 import type { Service } from './lifecycle.js';
 import type { Logger } from './log.js';
 import { MotionStore } from './recording/motion-store.js';
+import { Pins } from './recording/pins.js';
 import { probeDurationSeconds } from './recording/probe.js';
 import { Recorder } from './recording/recorder.js';
 import { Retention } from './recording/retention.js';
+import { SegmentIndex } from './recording/segment-index.js';
 import { SegmentStore } from './recording/segment-store.js';
+import { footageIndexOf } from './requests/footage.js';
+import { createRequestService, type RequestService } from './requests/request-service.js';
 import { AgentState } from './state.js';
 
 /** The hardware the agent runs on; tests pass their own. */
@@ -62,21 +67,26 @@ export function parseMotionWindows(text: string | undefined): { start: number; e
 
 /**
  * The composition root: the one place that chooses implementations and wires the parts.
- * Parts start in order and stop in reverse.
+ * Parts start in order and stop in reverse: the recorder first (footage is the asset),
+ * then community requests, then the indicator that reports on both.
  */
 export class Agent {
-  readonly #services: Service[] = [];
   readonly #started: Service[] = [];
 
   private constructor(
     readonly db: Database,
     readonly recorder: Recorder,
+    readonly requests: RequestService,
+    private readonly services: readonly Service[],
     private readonly log: Logger,
-  ) {
-    this.#services.push(recorder);
-  }
+  ) {}
 
-  static async create(config: Config, hardware: Hardware, log: Logger): Promise<Agent> {
+  static async create(
+    config: Config,
+    hardware: Hardware,
+    log: Logger,
+    options: { embeddedBrokerPort?: number } = {},
+  ): Promise<Agent> {
     const paths = agentPaths(config.dataDir);
     const db = await openAgentDatabase(config);
     const state = new AgentState(db);
@@ -93,6 +103,7 @@ export class Agent {
       retention: config.retention,
       motion: config.motion,
     });
+    let indicator: IndicatorController | undefined;
     const recorder = new Recorder({
       camera: hardware.camera,
       db,
@@ -109,18 +120,32 @@ export class Agent {
         stallSeconds: config.recording.stallSeconds,
         sceneThreshold: config.motion.source === 'scene' ? config.motion.sceneThreshold : null,
       },
-      onStatus: (status) => {
-        const light =
-          status.state === 'paused' ? 'paused' : status.state === 'recording' ? 'recording' : null;
-        if (light)
-          void hardware.indicator.set(light).catch((err) => log.warn({ err }, 'indicator failed'));
+      onStatus: () => void indicator?.refresh(),
+    });
+    const requests = createRequestService({
+      config,
+      db,
+      clock: hardware.clock,
+      footage: footageIndexOf(new SegmentIndex(db, paths.segments), new Pins(db)),
+      log,
+      ...(options.embeddedBrokerPort !== undefined
+        ? { embeddedPort: options.embeddedBrokerPort }
+        : {}),
+      onResult: (result) => {
+        if (result.kind === 'pending') void indicator?.refresh();
       },
     });
-    return new Agent(db, recorder, log);
+    indicator = new IndicatorController({
+      indicator: hardware.indicator,
+      log: log.child({ component: 'indicator' }),
+      recorderStatus: () => recorder.status(),
+      pendingCount: () => requests.store.pendingCount(),
+    });
+    return new Agent(db, recorder, requests, [recorder, requests, indicator], log);
   }
 
   async start(signal: AbortSignal): Promise<void> {
-    for (const service of this.#services) {
+    for (const service of this.services) {
       this.log.info({ service: service.name }, 'starting');
       await service.start(signal);
       this.#started.push(service);

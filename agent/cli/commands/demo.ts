@@ -2,41 +2,79 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parseConfig } from '../../config/load.js';
+import { errorMessage } from '../../errors.js';
 import type { CliContext } from '../context.js';
+import { DemoAgency } from '../demo-agency.js';
 import { runAgent } from './run.js';
 
+const LOCATION = { lat: 52.3702, lon: 4.8952 };
+/** Footage the demo agency asks for once the camera has recorded this long. */
+const REQUEST_AFTER_MS = 30_000;
+
 /** The demo's config: an emulated 1080p camera with scripted motion, everything local. */
-export function demoConfig(dataDir: string) {
+export function demoConfig(dataDir: string, rootPublicKey: string) {
   return {
     dataDir,
-    device: { location: { lat: 52.3702, lon: 4.8952 } },
-    camera: { source: 'emulated', width: 1920, height: 1080, fps: 25, motion: '15-20,45-50' },
+    device: { location: LOCATION },
+    camera: { source: 'emulated', width: 1920, height: 1080, fps: 25, motion: '10-15,40-45' },
     retention: { bufferMinutes: 30, maxBytes: 2_000_000_000 },
+    mqtt: { url: 'embedded' },
+    trust: { roots: [{ name: 'Demo trust root', publicKey: rootPublicKey }], threshold: 1 },
   };
 }
 
 export function registerDemo(program: Command, ctx: CliContext): void {
   program
     .command('demo')
-    .description('run the agent on embedded defaults: an emulated camera, data in ./.threshold-demo')
-    .option('--data-dir <dir>', 'where the demo keeps its footage and database', '.threshold-demo')
+    .description(
+      'run the agent on embedded defaults: an emulated camera, an in-process MQTT broker, and a demo agency that asks for footage after 30 s',
+    )
+    .option(
+      '--data-dir <dir>',
+      'where the demo keeps its footage, database and keys',
+      '.threshold-demo',
+    )
     .option('--duration <seconds>', 'stop by itself after this many seconds')
     .action(async (options: { dataDir: string; duration?: string }) => {
       const dataDir = resolve(options.dataDir);
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
+      const agency = await DemoAgency.prepare(dataDir);
+      const raw = demoConfig(dataDir, await agency.rootPublicKey());
       const configPath = join(dataDir, 'config.json');
-      await writeFile(configPath, `${JSON.stringify(demoConfig(dataDir), null, 2)}\n`);
-      const config = parseConfig(JSON.stringify(demoConfig(dataDir)), dataDir);
+      await writeFile(configPath, `${JSON.stringify(raw, null, 2)}\n`);
+      const config = parseConfig(JSON.stringify(raw), dataDir);
+      const log = ctx.logger(config.log.level);
+      const cli = `npx threshold`;
       ctx.out(
         [
-          `Threshold demo: recording an emulated 1080p camera into ${dataDir}`,
-          `  config:   ${configPath}`,
-          `  status:   npx threshold status --config ${configPath}`,
-          `  footage:  npx threshold segments --config ${configPath} --from <ISO> --to <ISO>`,
+          `Threshold demo: an emulated 1080p camera recorded into ${dataDir}`,
+          `  ${cli} status   --config ${configPath}`,
+          `  ${cli} requests --config ${configPath}   (a demo agency asks for footage after 30 s)`,
+          `  ${cli} audit    --config ${configPath}`,
           'Press Ctrl-C to stop.',
         ].join('\n'),
       );
       const duration = options.duration === undefined ? undefined : Number(options.duration);
-      process.exitCode = await runAgent(config, ctx.logger(config.log.level), duration);
+      process.exitCode = await runAgent(config, log, duration, {
+        embeddedBrokerPort: 0,
+        onStarted: (agent, signal) => {
+          const timer = setTimeout(() => {
+            const url = agent.requests.embeddedUrl;
+            if (!url) return;
+            const end = Date.now();
+            agency
+              .publishRequest(url, LOCATION, { start: end - REQUEST_AFTER_MS, end })
+              .then((id) =>
+                ctx.out(
+                  `\nThe demo agency sent a signed request (${id}). See it with:\n  ${cli} requests --config ${configPath}\nDecline it (nothing is sent) with:\n  ${cli} decline --config ${configPath} ${id}`,
+                ),
+              )
+              .catch((err) =>
+                log.error({ err: errorMessage(err) }, 'the demo agency could not publish'),
+              );
+          }, REQUEST_AFTER_MS);
+          signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+        },
+      });
     });
 }

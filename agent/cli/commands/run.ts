@@ -32,8 +32,20 @@ export async function runAgent(
   config: Config,
   log: Logger,
   durationSeconds?: number,
+  options: {
+    embeddedBrokerPort?: number;
+    /** Called once every part runs (the demo starts its agency here). */
+    onStarted?: (agent: Agent, signal: AbortSignal) => void;
+  } = {},
 ): Promise<number> {
-  const agent = await Agent.create(config, hardwareFor(config), log);
+  const agent = await Agent.create(
+    config,
+    hardwareFor(config),
+    log,
+    options.embeddedBrokerPort === undefined
+      ? {}
+      : { embeddedBrokerPort: options.embeddedBrokerPort },
+  );
   const abort = new AbortController();
   let exitCode = 0;
   const stopOn = (signal: NodeJS.Signals, code: number) => {
@@ -53,6 +65,7 @@ export async function runAgent(
   try {
     await agent.start(abort.signal);
     log.info({ dataDir: config.dataDir }, 'agent running');
+    if (!abort.signal.aborted) options.onStarted?.(agent, abort.signal);
     if (!abort.signal.aborted) {
       await new Promise<void>((resolve) =>
         abort.signal.addEventListener('abort', () => resolve(), { once: true }),
