@@ -6,6 +6,7 @@ import { SystemClock } from '../hal/linux/clock.js';
 import { SysfsLedIndicator } from '../hal/linux/indicator.js';
 import { RtspCamera } from '../hal/linux/rtsp-camera.js';
 import { LinuxStorage } from '../hal/linux/storage.js';
+import { parseMotionSchedule } from '../scripts/camera/camera-args.js';
 import type { Config } from './config/schema.js';
 import type { Database } from './db/database.js';
 import { agentPaths, openAgentDatabase } from './db/open.js';
@@ -43,7 +44,7 @@ export function hardwareFor(config: Config): Hardware {
             fps: config.camera.fps,
             keyframeSeconds: config.camera.keyframeSeconds,
             audio: config.camera.audio,
-            motion: parseMotionWindows(config.camera.motion),
+            motion: parseMotionSchedule(config.camera.motion ?? ''),
           },
         });
   return {
@@ -54,15 +55,6 @@ export function hardwareFor(config: Config): Hardware {
       : new EmulatedIndicator(),
     camera,
   };
-}
-
-/** "20-25,60-64" → [{ start: 20, end: 25 }, { start: 60, end: 64 }]. */
-export function parseMotionWindows(text: string | undefined): { start: number; end: number }[] {
-  if (!text) return [];
-  return text.split(',').map((part) => {
-    const [start, end] = part.split('-').map(Number);
-    return { start: start ?? 0, end: end ?? 0 };
-  });
 }
 
 /**

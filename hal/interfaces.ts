@@ -35,7 +35,7 @@ export interface CameraSource {
 export interface MotionEvent {
   readonly start: number;
   readonly end: number | null;
-  /** How strong the motion was, 0..1 where the source knows (scene score), else 1. */
+  /** How strong the motion was where the source knows (mean frame difference, 0–100), else 1. */
   readonly score: number;
   readonly source: 'scene' | 'onvif' | 'pir' | 'emulated';
 }

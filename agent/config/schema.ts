@@ -79,8 +79,12 @@ export const configSchema = z.strictObject({
       source: z.enum(['scene', 'none']).default('scene'),
       preRollSeconds: z.number().min(0).max(120).default(5),
       postRollSeconds: z.number().min(0).max(300).default(10),
-      /** ffmpeg scene score (0..1) between sampled frames above which there is motion. */
-      sceneThreshold: z.number().gt(0).lt(1).default(0.03),
+      /**
+       * Mean absolute difference between consecutive keyframes (ffmpeg scdet's mafd,
+       * 0–100) above which there is motion. A still scene with a ticking clock stays
+       * under 0.1; a person crossing the picture is 1 to 10.
+       */
+      sceneThreshold: z.number().gt(0).max(100).default(0.5),
     })
     .prefault({}),
   retention: z

@@ -45,7 +45,7 @@ describe('recordArgs', () => {
   it('decodes only keyframes, and only for scene scoring', () => {
     const args = recordArgs(base);
     expect(args.indexOf('-skip_frame')).toBeLessThan(args.indexOf('-i'));
-    expect(args.join(' ')).toMatch(/select='gte\(scene,0\)',metadata=mode=print/);
+    expect(args.join(' ')).toMatch(/scdet=threshold=100,metadata=mode=print:key=lavfi\.scd\.mafd:file=pipe\\\\\\:3/);
     const without = recordArgs({ ...base, scene: false });
     expect(without).not.toContain('-skip_frame');
     expect(without).not.toContain('null');
@@ -81,7 +81,7 @@ describe('segment names and list lines', () => {
   it('pairs scene scores with their frame times', () => {
     const parser = new SceneScoreParser();
     expect(parser.push('frame:3    pts:270000  pts_time:3')).toBeNull();
-    expect(parser.push('lavfi.scene_score=0.125000')).toEqual({ ptsTime: 3, score: 0.125 });
-    expect(parser.push('lavfi.scene_score=0.5')).toBeNull();
+    expect(parser.push('lavfi.scd.mafd=4.598')).toEqual({ ptsTime: 3, score: 4.598 });
+    expect(parser.push('lavfi.scd.mafd=0.5')).toBeNull();
   });
 });

@@ -6,8 +6,10 @@
  *    consecutive segments join byte for byte; each closed segment is announced as a CSV
  *    line `file,start,end` (stream seconds) on stdout (`-segment_list pipe:1`);
  *  - output 2 (scene motion): keyframes only (`-skip_frame nokey` touches the decoder,
- *    never the copied streams), scaled down, scored by the `select` filter's scene
- *    detection, the scores printed by the `metadata` filter to fd 3. (ffmpeg's `pipe:3`
+ *    never the copied streams), scaled down, compared by the `scdet` filter, whose mean
+ *    absolute frame difference (`lavfi.scd.mafd`, 0–100) the `metadata` filter prints to
+ *    fd 3. (The `select` filter's scene score is made to find cuts: it stays low while
+ *    motion goes on steadily. `scdet`'s threshold of 100 means it never reports a cut.) (ffmpeg's `pipe:3`
  *    protocol, escaped twice: once for the filtergraph, once for the option; Node's stdio
  *    pipes are sockets, which `/dev/fd/3` cannot open.)
  */
@@ -81,7 +83,7 @@ export function recordArgs(input: RecordArgsInput): string[] {
       '0:v:0',
       '-an',
       '-vf',
-      `scale=${SCENE_WIDTH}:-2,select='gte(scene,0)',metadata=mode=print:key=lavfi.scene_score:file=pipe\\\\\\:3`,
+      `scale=${SCENE_WIDTH}:-2,scdet=threshold=100,metadata=mode=print:key=lavfi.scd.mafd:file=pipe\\\\\\:3`,
       '-f',
       'null',
       '-',
@@ -113,7 +115,7 @@ export function parseSegmentListLine(line: string): SegmentListEntry | null {
 
 /**
  * Reads the `metadata=mode=print` output: `frame:N pts:P pts_time:T` then
- * `lavfi.scene_score=S`. Feed it lines; it returns a sample when a score completes one.
+ * `lavfi.scd.mafd=S`. Feed it lines; it returns a sample when a score completes one.
  */
 export class SceneScoreParser {
   #time: number | null = null;
@@ -124,7 +126,7 @@ export class SceneScoreParser {
       this.#time = Number(frame[1]);
       return null;
     }
-    const score = /^lavfi\.scene_score=([\d.]+)/.exec(line.trim());
+    const score = /^lavfi\.scd\.mafd=([\d.]+)/.exec(line.trim());
     if (score?.[1] !== undefined && this.#time !== null) {
       const sample = { ptsTime: this.#time, score: Number(score[1]) };
       this.#time = null;

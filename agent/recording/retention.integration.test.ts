@@ -6,6 +6,7 @@ import { runCli, startAgentProcess, tempDir, writeConfig } from '../test-support
 import { waitFor } from '../test-support/poll.js';
 import {
   indexedSegments,
+  motionEvents,
   recordingConfig,
   segmentsDir,
   withDatabase,
@@ -55,15 +56,14 @@ describe('retention under a small quota', () => {
 
     // Hold two early segments, as a pending request would.
     const held = await waitFor(
-      async () => (await indexedSegments(dataDir).catch(() => [])).slice(2, 4),
-      {
-        timeoutMs: 20_000,
-        what: 'early segments',
+      async () => {
+        const rows = await indexedSegments(dataDir).catch(() => []);
+        return rows.length >= 4 ? rows.slice(2, 4) : undefined;
       },
-    ).then((rows) => (rows.length === 2 ? rows : undefined));
-    expect(held).toBeDefined();
+      { timeoutMs: 20_000, what: 'early segments' },
+    );
     await withDatabase(dataDir, async (db) => {
-      for (const row of held ?? []) {
+      for (const row of held) {
         await db.run("INSERT INTO pins (owner, segment_id) VALUES ('request:test', ?)", [row.id]);
       }
     });
@@ -81,15 +81,19 @@ describe('retention under a small quota', () => {
     const motionStart = camera.startedAt + 30_000;
     const motionEnd = camera.startedAt + 34_000;
     // Footage around the motion outlived footage recorded after it.
-    expect(rows.some((row) => row.startMs < motionEnd && row.endMs > motionStart)).toBe(true);
+    const events = await motionEvents(dataDir);
+    expect(
+      rows.some((row) => row.startMs < motionEnd && row.endMs > motionStart),
+      `motion events: ${JSON.stringify(events)}; footage from ${rows[0]?.startMs}; motion ${motionStart}–${motionEnd}`,
+    ).toBe(true);
     const oldestUnpinnedStill = rows.find(
-      (row) => row.endMs < motionStart - 5000 && !held?.some((h) => h.id === row.id),
+      (row) => row.endMs < motionStart - 5000 && !held.some((h) => h.id === row.id),
     );
     expect(oldestUnpinnedStill).toBeUndefined();
     expect(
       rows.filter((row) => row.startMs > motionEnd + 5000 && row.endMs < Date.now() - 120_000),
     ).toEqual([]);
-    for (const row of held ?? []) expect(rows.map((r) => r.id)).toContain(row.id);
+    for (const row of held) expect(rows.map((r) => r.id)).toContain(row.id);
 
     // Now requests hold everything as it is recorded: recording must pause and say why.
     const pinning = setInterval(() => {
