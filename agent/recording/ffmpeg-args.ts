@@ -8,7 +8,8 @@
  *  - output 2 (scene motion): keyframes only (`-skip_frame nokey` touches the decoder,
  *    never the copied streams), scaled down, compared by the `scdet` filter, whose mean
  *    absolute frame difference (`lavfi.scd.mafd`, 0–100) the `metadata` filter prints to
- *    fd 3. (The `select` filter's scene score is made to find cuts: it stays low while
+ *    fd 3, unbuffered (`direct=1`: a few bytes a second would otherwise sit in a 32 KiB
+ *    buffer for minutes). (The `select` filter's scene score is made to find cuts: it stays low while
  *    motion goes on steadily. `scdet`'s threshold of 100 means it never reports a cut.) (ffmpeg's `pipe:3`
  *    protocol, escaped twice: once for the filtergraph, once for the option; Node's stdio
  *    pipes are sockets, which `/dev/fd/3` cannot open.)
@@ -83,7 +84,7 @@ export function recordArgs(input: RecordArgsInput): string[] {
       '0:v:0',
       '-an',
       '-vf',
-      `scale=${SCENE_WIDTH}:-2,scdet=threshold=100,metadata=mode=print:key=lavfi.scd.mafd:file=pipe\\\\\\:3`,
+      `scale=${SCENE_WIDTH}:-2,scdet=threshold=100,metadata=mode=print:key=lavfi.scd.mafd:direct=1:file=pipe\\\\\\:3`,
       '-f',
       'null',
       '-',

@@ -55,6 +55,9 @@ describe('recording an emulated camera', () => {
       { timeoutMs: 80_000, intervalMs: 500, what: '60 s of footage' },
     );
 
+    // Motion is indexed as it happens, not when ffmpeg exits.
+    expect((await motionEvents(dataDir)).length).toBeGreaterThan(0);
+
     const stopAsked = Date.now();
     agent.child.kill('SIGTERM');
     const exit = await exited(agent.child);
