@@ -31,12 +31,16 @@ interface Candidate {
 }
 
 const DAY_MS = 86_400_000;
+/** The newest footage kept whatever the quota: at least the pre-roll, at least this. */
+const MIN_KEPT_MS = 10_000;
 
 /**
  * Decides which footage to keep. Footage within pre/post-roll of a motion event is kept
  * `motionDays`; the rest is a rolling buffer of `bufferMinutes`. Over the byte quota, or
  * under the free-space reserve, the oldest unpinned footage goes first — footage without
- * motion before footage with motion. Pinned footage is never evicted.
+ * motion before footage with motion. Pinned footage is never evicted, and neither is the
+ * newest footage (the pre-roll of motion that may start any moment): when only those are
+ * left, `blocked` says so and the recorder pauses rather than record to delete.
  */
 export class Retention {
   constructor(private readonly deps: RetentionDeps) {}
@@ -65,7 +69,8 @@ export class Retention {
     let freed = expired.reduce((sum, segment) => sum + segment.bytes, 0);
     if (freed < excess) {
       // Over quota: the oldest footage without motion, then the oldest with motion.
-      for (const segment of await this.#unpinned(now, Number.MAX_SAFE_INTEGER, 4096)) {
+      const newest = now - Math.max(this.deps.motion.preRollSeconds * 1000, MIN_KEPT_MS);
+      for (const segment of await this.#unpinned(now, newest, 4096)) {
         if (freed >= excess) break;
         if (evict.has(segment.id)) continue;
         evict.add(segment.id);

@@ -93,6 +93,7 @@ describe('segment store and retention', () => {
       score: 0.4,
       source: 'scene',
     });
+    clock.advance(100_000);
     const outcome = await retention({ maxBytes: 8 * SEGMENT_BYTES }).enforce();
     expect(outcome.blocked).toBe(false);
     const left = await index.all();
@@ -116,6 +117,7 @@ describe('segment store and retention', () => {
   it('never evicts pinned footage, and reports when only pinned footage is left', async () => {
     const ids = await record(6, T0);
     await new Pins(db).pin('request:abc', ids);
+    clock.advance(60_000);
     const outcome = await retention({ maxBytes: 2 * SEGMENT_BYTES }).enforce();
     expect(outcome.blocked).toBe(true);
     expect(outcome.pinnedBytes).toBe(6 * SEGMENT_BYTES);
@@ -125,8 +127,21 @@ describe('segment store and retention', () => {
     expect(await index.all()).toHaveLength(2);
   });
 
+  it('never evicts the newest footage (the pre-roll): over quota with only that left, it is blocked', async () => {
+    const ids = await record(10, T0);
+    await new Pins(db).pin('request:abc', ids.slice(0, 5));
+    clock.advance(20_000); // the unpinned half is the last 10 s
+    const outcome = await retention({ maxBytes: 6 * SEGMENT_BYTES }).enforce();
+    expect(outcome.blocked).toBe(true);
+    expect(outcome.evicted).toBe(0);
+    expect(await index.all()).toHaveLength(10);
+    clock.advance(10_000);
+    expect((await retention({ maxBytes: 6 * SEGMENT_BYTES }).enforce()).blocked).toBe(false);
+  });
+
   it('evicts to keep the free-space reserve', async () => {
     await record(10, T0);
+    clock.advance(60_000);
     storage.capacityBytes = 500;
     const outcome = await retention({ minFreeBytes: 3500 }).enforce();
     expect(outcome.evicted).toBe(3);
