@@ -59,6 +59,8 @@ export class Recorder implements Service {
   #loop: Promise<void> | null = null;
   #current: FfmpegProcess | null = null;
   #status: RecorderStatus = { state: 'stopped', since: 0 };
+  /** Size of the last segment closed: room for the next one is kept free. */
+  #segmentBytes = 0;
 
   constructor(private readonly deps: RecorderDeps) {}
 
@@ -148,7 +150,6 @@ export class Recorder implements Service {
     let openMotion: Promise<number> | null = null;
     let chain: Promise<void> = Promise.resolve();
     let segments = 0;
-    let lastBytes = 0;
     let end: RunEnd | null = null;
     let lastActivity = deps.clock.monotonic();
 
@@ -185,14 +186,14 @@ export class Recorder implements Service {
           chain = chain.then(async () => {
             const added = await deps.store.add({ runId, seq: name.seq, ...entry, ...placed });
             segments += 1;
-            lastBytes = added.bytes;
+            this.#segmentBytes = added.bytes;
             deps.onSegment?.({ id: added.id, ...placed });
-            const outcome = await deps.retention.enforce(lastBytes * 2);
+            const outcome = await deps.retention.enforce(this.#headroom());
             if (outcome.blocked && end === null) {
               end = 'paused';
               await this.#pause(outcome.pinnedBytes);
               void ffmpeg.terminate(3000);
-            } else if (this.#status.state !== 'recording') {
+            } else if (end === null && this.#status.state !== 'recording') {
               await this.#setStatus({ state: 'recording' });
             }
             await this.#heartbeat();
@@ -240,7 +241,8 @@ export class Recorder implements Service {
   }
 
   async #pause(pinnedBytes: number): Promise<void> {
-    const reason = `storage is full and all remaining footage (${Math.round(pinnedBytes / 1e6)} MB) is held for pending requests or uploads`;
+    const held = (pinnedBytes / 1e6).toFixed(1);
+    const reason = `storage is full: what is left is ${held} MB held for pending requests or uploads, and the last seconds of footage`;
     this.deps.log.warn({ pinnedBytes }, 'recording paused: only pinned footage is left');
     await this.#setStatus({ state: 'paused', pauseReason: reason });
   }
@@ -248,7 +250,7 @@ export class Recorder implements Service {
   /** While paused: re-checks every few seconds whether space can be made again. */
   async #waitForSpace(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      const outcome = await this.deps.retention.enforce(0);
+      const outcome = await this.deps.retention.enforce(this.#headroom());
       if (!outcome.blocked) {
         this.deps.log.info('recording resumes: space is available again');
         await this.#setStatus({ state: 'starting' });
@@ -257,6 +259,11 @@ export class Recorder implements Service {
       await this.#heartbeat();
       await delay(2000, signal).catch(() => undefined);
     }
+  }
+
+  /** Room for the segment being written and the next: resuming needs as much. */
+  #headroom(): number {
+    return this.#segmentBytes * 2;
   }
 
   async #heartbeat(): Promise<void> {
