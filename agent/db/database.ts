@@ -38,23 +38,28 @@ export class Database {
     return db;
   }
 
-  /** Applies the migrations newer than the database's `user_version`, each in a transaction. */
+  /**
+   * Applies the migrations newer than the database's `user_version`, each in its own
+   * transaction. The version is read inside the write lock, so two processes opening a
+   * new database at once (the agent and a CLI command) apply each migration once.
+   */
   private async migrate(migrations: readonly Migration[]): Promise<void> {
-    const row = await this.#get<{ user_version: number }>('PRAGMA user_version');
-    const current = row?.user_version ?? 0;
     const newest = migrations.at(-1)?.version ?? 0;
-    if (current > newest) {
-      throw new ThresholdError(
-        'db_too_new',
-        `the database is at schema version ${current}, newer than this agent knows (${newest})`,
-      );
-    }
     for (const migration of migrations) {
-      if (migration.version <= current) continue;
       await this.#exec('BEGIN IMMEDIATE');
       try {
-        await this.#exec(migration.sql);
-        await this.#exec(`PRAGMA user_version = ${migration.version}`);
+        const row = await this.#get<{ user_version: number }>('PRAGMA user_version');
+        const current = row?.user_version ?? 0;
+        if (current > newest) {
+          throw new ThresholdError(
+            'db_too_new',
+            `the database is at schema version ${current}, newer than this agent knows (${newest})`,
+          );
+        }
+        if (current < migration.version) {
+          await this.#exec(migration.sql);
+          await this.#exec(`PRAGMA user_version = ${migration.version}`);
+        }
         await this.#exec('COMMIT');
       } catch (err) {
         await this.#exec('ROLLBACK');

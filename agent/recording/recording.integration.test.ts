@@ -44,7 +44,7 @@ describe('recording an emulated camera', () => {
     });
 
     const first = await waitFor(async () => (await indexedSegments(dataDir).catch(() => []))[0], {
-      timeoutMs: 20_000,
+      timeoutMs: 45_000,
       what: 'the first segment',
     });
     await waitFor(
@@ -143,7 +143,7 @@ describe('recording an emulated camera', () => {
       agent.child.kill('SIGKILL');
     });
     await waitFor(async () => (await indexedSegments(dataDir).catch(() => [])).length >= 3, {
-      timeoutMs: 20_000,
+      timeoutMs: 45_000,
       what: 'three segments',
     });
 
@@ -156,7 +156,7 @@ describe('recording an emulated camera', () => {
 
     const resumed = await waitFor(
       async () => (await indexedSegments(dataDir)).find((row) => row.startMs >= backAt - 1000),
-      { timeoutMs: 20_000, what: 'recording to resume' },
+      { timeoutMs: 45_000, what: 'recording to resume' },
     );
     await waitFor(
       async () => (await indexedSegments(dataDir)).some((row) => row.startMs > resumed.endMs),

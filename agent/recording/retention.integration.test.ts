@@ -60,7 +60,7 @@ describe('retention under a small quota', () => {
         const rows = await indexedSegments(dataDir).catch(() => []);
         return rows.length >= 4 ? rows.slice(2, 4) : undefined;
       },
-      { timeoutMs: 20_000, what: 'early segments' },
+      { timeoutMs: 45_000, what: 'early segments' },
     );
     await withDatabase(dataDir, async (db) => {
       for (const row of held) {
