@@ -19,7 +19,10 @@ describe('Database', () => {
 
   it('applies each migration once when two connections open a new database at once', async () => {
     const path = join(dir, 'race.db');
-    const [first, second] = await Promise.all([Database.open(path, migrations), Database.open(path, migrations)]);
+    const [first, second] = await Promise.all([
+      Database.open(path, migrations),
+      Database.open(path, migrations),
+    ]);
     const version = await first.get<{ user_version: number }>('PRAGMA user_version');
     expect(version?.user_version).toBe(2);
     await first.close();
@@ -29,7 +32,9 @@ describe('Database', () => {
   it('refuses a database newer than it knows', async () => {
     const path = join(dir, 'new.db');
     await (await Database.open(path, migrations)).close();
-    await expect(Database.open(path, migrations.slice(0, 1))).rejects.toMatchObject({ code: 'db_too_new' });
+    await expect(Database.open(path, migrations.slice(0, 1))).rejects.toMatchObject({
+      code: 'db_too_new',
+    });
   });
 
   it('rolls a failing transaction back and keeps serving', async () => {

@@ -45,7 +45,9 @@ describe('recordArgs', () => {
   it('decodes only keyframes, and only for scene scoring', () => {
     const args = recordArgs(base);
     expect(args.indexOf('-skip_frame')).toBeLessThan(args.indexOf('-i'));
-    expect(args.join(' ')).toMatch(/scdet=threshold=100,metadata=mode=print:key=lavfi\.scd\.mafd:direct=1:file=pipe\\\\\\:3/);
+    expect(args.join(' ')).toMatch(
+      /scdet=threshold=100,metadata=mode=print:key=lavfi\.scd\.mafd:direct=1:file=pipe\\\\\\:3/,
+    );
     const without = recordArgs({ ...base, scene: false });
     expect(without).not.toContain('-skip_frame');
     expect(without).not.toContain('null');
