@@ -30,6 +30,8 @@ export async function withDatabase<T>(
   dataDir: string,
   fn: (db: Database) => Promise<T>,
 ): Promise<T> {
+  // Fail while the agent has not created it: a test must never create it first.
+  await access(agentPaths(dataDir).database);
   const db = await Database.open(agentPaths(dataDir).database);
   try {
     return await fn(db);
