@@ -91,6 +91,80 @@ describe('AuditLog', () => {
     expect(await audit.verify()).toEqual({ ok: true, count: 2 });
   });
 
+  it('appendBatched shares its batch commit and keeps call order with append and appendIn', async () => {
+    const first = audit.appendBatched({ kind: 'batched', detail: { i: 0 } });
+    expect(audit.appendBatched({ kind: 'batched', detail: { i: 1 } })).toBe(first);
+    const appended = audit.append({ kind: 'appended', requestId: 'r1' });
+    // appendIn writes when its transaction runs: after the batch queued before it, and
+    // after an entry that joined that batch meanwhile (its append came first).
+    const inTx = db.transaction((tx) => audit.appendIn(tx, { kind: 'in_tx', reason: 'later' }));
+    expect(audit.appendBatched({ kind: 'batched', detail: { i: 2 } })).toBe(first);
+    await first;
+    const next = audit.appendBatched({ kind: 'batched', detail: { i: 3 } });
+    expect(next).not.toBe(first);
+    await Promise.all([appended, inTx, next]);
+    expect(await appended).toMatchObject({ seq: 3, kind: 'appended', requestId: 'r1' });
+    expect(await inTx).toMatchObject({ seq: 5, kind: 'in_tx', reason: 'later' });
+    expect((await audit.entries()).map((e) => [e.seq, e.kind, e.detail?.i])).toEqual([
+      [1, 'batched', 0],
+      [2, 'batched', 1],
+      [3, 'appended', undefined],
+      [4, 'batched', 2],
+      [5, 'in_tx', undefined],
+      [6, 'batched', 3],
+    ]);
+    expect(await audit.verify()).toEqual({ ok: true, count: 6 });
+  });
+
+  it('appendBatched refuses a bad entry at once; a failed batch fails all its entries alone', async () => {
+    expect(() => audit.appendBatched({ kind: 'Bad Kind' })).toThrow(RangeError);
+    await db.exec(`CREATE TRIGGER fail_one BEFORE INSERT ON audit_log WHEN NEW.kind = 'doomed'
+      BEGIN SELECT RAISE(ABORT, 'disk full'); END`);
+    const doomed = audit.appendBatched({ kind: 'doomed' });
+    const neighbour = audit.append({ kind: 'same_batch' });
+    await expect(doomed).rejects.toThrow('disk full');
+    await expect(neighbour).rejects.toThrow('disk full');
+    await audit.appendBatched({ kind: 'next_batch' });
+    expect((await audit.entries()).map((e) => e.kind)).toEqual(['next_batch']);
+    expect(await audit.verify()).toEqual({ ok: true, count: 1 });
+  });
+
+  it('writes a batch of 5,000 in one transaction with the stored types the hash covers', async () => {
+    const last = await Promise.all(
+      Array.from({ length: 5000 }, (_, i) =>
+        audit.appendBatched({
+          kind: 'bulk',
+          ...(i % 3 === 0 ? { requestId: `id-${i}` } : {}),
+          ...(i % 2 === 0 ? { detail: { i, text: 'quote " and \\ and \u2028' } } : {}),
+        }),
+      ),
+    );
+    expect(new Set(last).size).toBeLessThanOrEqual(2); // the first append's batch, then the rest
+    const types = await db.all<{ seq: string; time: string; request_id: string; detail: string }>(
+      `SELECT DISTINCT typeof(seq) AS seq, typeof(time) AS time, typeof(request_id) AS request_id,
+         typeof(detail) AS detail FROM audit_log ORDER BY 1, 2, 3, 4`,
+    );
+    expect(types).toEqual([
+      { seq: 'integer', time: 'integer', request_id: 'null', detail: 'null' },
+      { seq: 'integer', time: 'integer', request_id: 'null', detail: 'text' },
+      { seq: 'integer', time: 'integer', request_id: 'text', detail: 'null' },
+      { seq: 'integer', time: 'integer', request_id: 'text', detail: 'text' },
+    ]);
+    const row = await db.get<{ detail: string }>('SELECT detail FROM audit_log WHERE seq = 1');
+    expect(row?.detail).toBe(JSON.stringify({ i: 0, text: 'quote " and \\ and \u2028' }));
+    expect(await audit.verify()).toEqual({ ok: true, count: 5000 });
+  });
+
+  it('stores text that is not well-formed UTF-16 as it hashes it (U+FFFD), so it verifies', async () => {
+    const odd = 'x\ud800y';
+    await audit.appendBatched({ kind: 'odd', reason: odd, requestId: odd, detail: { odd } });
+    await audit.append({ kind: 'odd', reason: '\udc00' });
+    const [first, second] = await audit.entries();
+    expect(first).toMatchObject({ reason: 'x\ufffdy', requestId: 'x\ufffdy', detail: { odd } });
+    expect(second?.reason).toBe('\ufffd');
+    expect(await audit.verify()).toEqual({ ok: true, count: 2 });
+  });
+
   it('an entry appended in a transaction that rolls back leaves no trace', async () => {
     await fill(2);
     await expect(

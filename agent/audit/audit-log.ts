@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Clock } from '../../hal/interfaces.js';
-import type { Database, SqlParam, Transaction } from '../db/database.js';
+import type { Database, Transaction } from '../db/database.js';
 
 /**
  * The append-only, hash-chained audit log (DESIGN.md, "Audit log"): every request
@@ -82,21 +82,56 @@ export function entryHash(prev: string, row: Omit<AuditRow, 'prev' | 'hash'>): s
     row.reason,
     row.detail,
   ]);
-  return createHash('sha256').update(`${prev}\n${canonical}`, 'utf8').digest('hex');
+  return hash('sha256', `${prev}\n${canonical}`, 'hex');
 }
 
 const PAGE = 1000;
 
-interface Waiting {
-  entry: AuditEntryInput;
+/**
+ * One statement for a whole batch, whatever its size: the rows travel as one JSON array
+ * parameter and SQLite unpacks them (`json_each`, `->>` as SQL values: numbers stay
+ * integers, the detail stays the exact text that was hashed). Binding eight parameters
+ * per row instead costs the event loop more than the rest of an append together, and a
+ * statement per chunk would be prepared anew each time.
+ */
+const INSERT_BATCH = `INSERT INTO audit_log (seq, time, kind, request_id, reason, detail, prev, hash)
+  SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+         value ->> 6, value ->> 7
+  FROM json_each(?)`;
+
+/** An entry checked and serialised once, when it is appended: its columns but seq. */
+interface Pending {
+  kind: string;
+  requestId: string | null;
+  reason: string | null;
   time: number;
-  resolve(entry: AuditEntry): void;
-  reject(err: unknown): void;
+  /** The detail as the JSON text stored and hashed, or null. */
+  detail: string | null;
+}
+
+/** A row as inserted: seq, time, kind, request_id, reason, detail, prev, hash. */
+type Written = [
+  number,
+  number,
+  string,
+  string | null,
+  string | null,
+  string | null,
+  string,
+  string,
+];
+
+/** Entries that share one transaction, and its outcome. */
+interface Batch {
+  readonly items: Pending[];
+  readonly committed: Promise<Written[]>;
+  /** `committed` without the entries, made on first use (see `appendBatched`). */
+  done?: Promise<void>;
 }
 
 export class AuditLog {
-  /** Appends waiting for a transaction that has been queued but has not started. */
-  #open: Waiting[] | undefined;
+  /** The batch whose transaction has been queued but has not started, if any. */
+  #open: Batch | undefined;
 
   constructor(
     private readonly db: Database,
@@ -107,38 +142,34 @@ export class AuditLog {
    * Appends one entry; resolves once it is committed. Appends made while an earlier one
    * waits for the database share its transaction (group commit): a flood of refusals
    * costs one fsync per batch, not one per message, and order is kept (call order).
+   * The batch's transaction is queued by the first append of the batch, so a write or
+   * read queued on the database after an append returns comes after that append's entry.
+   * The entry it resolves with carries `detail` as given (stored as its JSON text).
    */
   append(entry: AuditEntryInput): Promise<AuditEntry> {
-    const time = this.clock.now();
-    return new Promise<AuditEntry>((resolve, reject) => {
+    let item: Pending;
+    try {
       // A bad kind or a detail JSON cannot encode fails this append, not its batch.
-      checkKind(entry.kind);
-      JSON.stringify(entry.detail ?? null);
-      if (this.#open) {
-        this.#open.push({ entry, time, resolve, reject });
-        return;
-      }
-      const batch: Waiting[] = [{ entry, time, resolve, reject }];
-      this.#open = batch;
-      this.db
-        .transaction(async (tx) => {
-          // From here on the batch is closed: later appends queue a transaction of their own.
-          if (this.#open === batch) this.#open = undefined;
-          return this.#write(tx, batch);
-        })
-        .then(
-          (written) => {
-            batch.forEach((waiting, i) => {
-              const entry = written[i];
-              if (entry) waiting.resolve(entry);
-            });
-          },
-          (err: unknown) => {
-            if (this.#open === batch) this.#open = undefined;
-            for (const waiting of batch) waiting.reject(err);
-          },
-        );
-    });
+      item = prepare(entry, this.clock.now());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const batch = this.#batch();
+    const index = batch.items.push(item) - 1;
+    return batch.committed.then((written) => entryOf(written[index], entry));
+  }
+
+  /**
+   * `append` for callers that need no entry back: queues the entry in the open batch and
+   * returns that batch's commit, shared by all its entries (no promise or entry object
+   * per call, which counts in a flood). Throws at once for a bad kind or detail.
+   */
+  appendBatched(entry: AuditEntryInput): Promise<void> {
+    const item = prepare(entry, this.clock.now());
+    const batch = this.#batch();
+    batch.items.push(item);
+    batch.done ??= batch.committed.then(() => undefined);
+    return batch.done;
   }
 
   /**
@@ -146,55 +177,48 @@ export class AuditLog {
    * together with the change it records.
    */
   async appendIn(tx: Transaction, entry: AuditEntryInput, time?: number): Promise<AuditEntry> {
-    checkKind(entry.kind);
-    const [written] = await this.#write(tx, [{ entry, time: time ?? this.clock.now() }]);
-    if (!written) throw new Error('unreachable: one entry in, one out');
-    return written;
+    const [written] = await this.#write(tx, [prepare(entry, time ?? this.clock.now())]);
+    return entryOf(written, entry);
   }
 
-  /** Chains `items` onto the log's tail and inserts them, up to 100 rows a statement. */
-  async #write(
-    tx: Transaction,
-    items: readonly { entry: AuditEntryInput; time: number }[],
-  ): Promise<AuditEntry[]> {
+  /** The open batch, or a new one whose transaction is queued now. */
+  #batch(): Batch {
+    if (this.#open) return this.#open;
+    const items: Pending[] = [];
+    const close = () => {
+      // From here on later appends queue a transaction of their own.
+      if (this.#open === batch) this.#open = undefined;
+    };
+    const batch: Batch = {
+      items,
+      committed: this.db.transaction(async (tx) => {
+        close();
+        return this.#write(tx, items);
+      }),
+    };
+    // Also when the transaction fails before it starts (BEGIN refused); callers see the error.
+    batch.committed.catch(close);
+    this.#open = batch;
+    return batch;
+  }
+
+  /** Chains `items` onto the log's tail and inserts them, in one statement. */
+  async #write(tx: Transaction, items: readonly Pending[]): Promise<Written[]> {
     const last = await tx.get<{ seq: number; hash: string }>(
       'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
     );
     let seq = last?.seq ?? 0;
     let prev = last?.hash ?? GENESIS_HASH;
-    const rows: AuditRow[] = items.map(({ entry, time }) => {
+    const rows = items.map(({ kind, requestId, reason, time, detail }): Written => {
       seq += 1;
-      const fields = {
-        seq,
-        time,
-        kind: entry.kind,
-        request_id: entry.requestId ?? null,
-        reason: entry.reason ?? null,
-        detail: entry.detail === undefined ? null : JSON.stringify(entry.detail),
-      };
-      const row = { ...fields, prev, hash: entryHash(prev, fields) };
-      prev = row.hash;
+      const fields = { seq, time, kind, request_id: requestId, reason, detail };
+      const row: Written = [seq, time, kind, requestId, reason, detail, prev, ''];
+      prev = entryHash(prev, fields);
+      row[7] = prev;
       return row;
     });
-    for (let i = 0; i < rows.length; i += 100) {
-      const chunk = rows.slice(i, i + 100);
-      const params: SqlParam[] = chunk.flatMap((r) => [
-        r.seq,
-        r.time,
-        r.kind,
-        r.request_id,
-        r.reason,
-        r.detail,
-        r.prev,
-        r.hash,
-      ]);
-      await tx.run(
-        `INSERT INTO audit_log (seq, time, kind, request_id, reason, detail, prev, hash)
-         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-        params,
-      );
-    }
-    return rows.map(toEntry);
+    await tx.run(INSERT_BATCH, [JSON.stringify(rows)]);
+    return rows;
   }
 
   /** Entries in order, `limit` at a time after `afterSeq`; all of them by default. */
@@ -257,10 +281,47 @@ export class AuditLog {
   }
 }
 
-function checkKind(kind: string): void {
-  if (!/^[a-z][a-z0-9_]{0,63}$/.test(kind)) {
+const KIND = /^[a-z][a-z0-9_]{0,63}$/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
+
+/**
+ * Checks an entry and serialises its detail; throws for a bad kind or detail. Text that
+ * is not well-formed UTF-16 gets U+FFFD for each lone surrogate (what UTF-8 storage makes
+ * of it anyway), so that the text hashed is the text stored. The detail's JSON text needs
+ * no such care: JSON.stringify escapes lone surrogates.
+ */
+function prepare(entry: AuditEntryInput, time: number): Pending {
+  if (!KIND.test(entry.kind)) {
     throw new RangeError('an audit kind is snake_case, at most 64 characters');
   }
+  return {
+    kind: entry.kind,
+    requestId: entry.requestId === undefined ? null : wellFormed(entry.requestId),
+    reason: entry.reason === undefined ? null : wellFormed(entry.reason),
+    time,
+    detail: entry.detail === undefined ? null : JSON.stringify(entry.detail),
+  };
+}
+
+function wellFormed(text: string): string {
+  return LONE_SURROGATE.test(text) ? text.replace(LONE_SURROGATES, '\uFFFD') : text;
+}
+
+/** The entry a written row stands for, with `detail` as the caller gave it. */
+function entryOf(row: Written | undefined, input: AuditEntryInput): AuditEntry {
+  if (!row) throw new Error('unreachable: every entry of a batch is written');
+  const [seq, time, kind, requestId, reason, , prev, hash] = row;
+  return {
+    seq,
+    time,
+    kind,
+    ...(requestId !== null ? { requestId } : {}),
+    ...(reason !== null ? { reason } : {}),
+    ...(input.detail !== undefined ? { detail: input.detail } : {}),
+    prev,
+    hash,
+  };
 }
 
 function toEntry(row: AuditRow): AuditEntry {

@@ -12,9 +12,11 @@ import { type Logger, redactUrl } from '../log.js';
  * INVARIANTS:
  * - Messages are handled one at a time, in arrival order: mqtt.js parses packets into a
  *   queue and takes the next only after `handleMessage` calls back.
- * - The PUBACK of a QoS 1 message is sent only after the handler resolved, i.e. after
- *   the intake committed its outcome to SQLite. A crash before that makes the broker
- *   redeliver (MQTT 5 §4.4, 3.1.1 §4.4); the intake makes redelivery idempotent.
+ * - The PUBACK of a QoS 1 message is sent only after the handler resolved, i.e. once the
+ *   intake has recorded its outcome as durably as it promises (see `Intake`). A crash
+ *   before that makes the broker redeliver (MQTT 5 §4.4, 3.1.1 §4.4); the intake makes
+ *   redelivery idempotent. PUBACKs go out in arrival order (MQTT 5 §4.6, 3.1.1 §4.6): one
+ *   stream, written in handling order; those of one event-loop turn share a socket write.
  * - After a handler fails, later messages on the same connection are not handled (and not
  *   acknowledged); the connection is dropped and the broker redelivers them in order.
  * - One mqtt.js client per connection attempt; a stale client's callbacks are ignored.
@@ -84,6 +86,8 @@ export class MqttSubscriber implements Service {
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
   #handling: Promise<void> = Promise.resolve();
+  /** The stream whose writes are held until the end of this event-loop turn, if any. */
+  #corked: MqttClient['stream'] | undefined;
   #status: ConnectionStatus;
   readonly #log: Logger;
 
@@ -116,6 +120,7 @@ export class MqttSubscriber implements Service {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#handling;
+    this.#releaseWrites();
     const client = this.#client;
     this.#client = undefined;
     if (client) await endClient(client, !client.connected);
@@ -229,6 +234,7 @@ export class MqttSubscriber implements Service {
       retained: packet.retain,
       duplicate: packet.dup,
     };
+    this.#holdWrites(client);
     this.#handling = Promise.resolve()
       .then(() => this.options.handler(message))
       .then(
@@ -236,10 +242,37 @@ export class MqttSubscriber implements Service {
         (err: unknown) => {
           this.#log.error({ err: (err as Error).message, topic: packet.topic }, 'handling failed');
           this.#failedClient = client;
+          // The PUBACKs of the messages before this one go out before the connection ends.
+          this.#releaseWrites();
           done(err as Error);
           client.end(true);
         },
       );
+  }
+
+  /**
+   * Holds the connection's writes until the end of this event-loop turn (`setImmediate`
+   * runs after the I/O callbacks of the turn), so the PUBACKs of the messages that one
+   * socket read delivered leave in one write instead of a system call each. Order is kept:
+   * corking only buffers. mqtt.js corks each packet itself and uncorks on the next tick;
+   * corks nest, so ours decides when the buffer is written.
+   */
+  #holdWrites(client: MqttClient): void {
+    const stream = client.stream;
+    if (this.#corked === stream || typeof stream?.cork !== 'function') return;
+    this.#releaseWrites();
+    this.#corked = stream;
+    stream.cork();
+    setImmediate(() => {
+      if (this.#corked === stream) this.#releaseWrites();
+    });
+  }
+
+  /** Writes what `#holdWrites` held; before a connection is ended, so no PUBACK is lost. */
+  #releaseWrites(): void {
+    const stream = this.#corked;
+    this.#corked = undefined;
+    stream?.uncork();
   }
 
   #retry(reason: string): void {

@@ -7,14 +7,13 @@ import type { Database } from '../db/database.js';
 export class Pins {
   constructor(private readonly db: Database) {}
 
-  /** Pins the segments for `owner`; pinning twice is harmless. */
+  /** Pins the segments for `owner`; pinning twice is harmless. One statement for all. */
   async pin(owner: string, segmentIds: readonly number[]): Promise<void> {
     if (segmentIds.length === 0) return;
-    await this.db.transaction(async (tx) => {
-      for (const id of segmentIds) {
-        await tx.run('INSERT OR IGNORE INTO pins (owner, segment_id) VALUES (?, ?)', [owner, id]);
-      }
-    });
+    await this.db.run(
+      'INSERT OR IGNORE INTO pins (owner, segment_id) SELECT ?, value FROM json_each(?)',
+      [owner, JSON.stringify(segmentIds)],
+    );
   }
 
   /** Releases every pin `owner` holds. */

@@ -220,3 +220,30 @@ describe('recovery after a crash', () => {
     }
   });
 });
+
+describe('pins', () => {
+  it('pins many segments at once, idempotently, and releases them by owner', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const db = await Database.open(join(dir, 'pins.db'));
+      await db.run('INSERT INTO recorder_runs (id, started_at) VALUES (1, 0)');
+      for (let i = 1; i <= 5; i++) {
+        await db.run(
+          "INSERT INTO segments (id, run_id, seq, file, start_ms, end_ms, pts_start, pts_end, bytes, sha256) VALUES (?, 1, ?, ?, 0, 1, 0, 1, 1, 'x')",
+          [i, i, `1-00000${i}.ts`],
+        );
+      }
+      const pins = new Pins(db);
+      await pins.pin('request:a', [1, 2, 3]);
+      await pins.pin('request:a', [3, 4]);
+      await pins.pin('upload:b', [2]);
+      expect(await pins.pinnedBy('request:a')).toEqual([1, 2, 3, 4]);
+      await pins.unpin('request:a');
+      expect(await pins.pinnedBy('request:a')).toEqual([]);
+      expect(await pins.pinnedBy('upload:b')).toEqual([2]);
+      await db.close();
+    } finally {
+      await cleanup();
+    }
+  });
+});

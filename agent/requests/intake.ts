@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AUDIT_KINDS, type AuditLog } from '../audit/audit-log.js';
 import type { Config } from '../config/schema.js';
-import { errorMessage } from '../errors.js';
 import { pae } from '../crypto/dsse.js';
 import { ed25519Verify } from '../crypto/ed25519.js';
 import type { Logger } from '../log.js';
@@ -19,6 +18,9 @@ import { type Refusal, scopeRefusal } from './scope.js';
 import { SeenRequests } from './seen-requests.js';
 import type { RequestStore } from './store.js';
 import type { DelegationVerdict, RevocationOutcome, TrustState } from './trust.js';
+import { UnflushedRefusals } from './unflushed-refusals.js';
+
+export { MAX_UNFLUSHED_REFUSALS } from './unflushed-refusals.js';
 
 /**
  * The device's judge of community requests (DESIGN.md, "Community request protocol").
@@ -64,13 +66,6 @@ import type { DelegationVerdict, RevocationOutcome, TrustState } from './trust.j
  * every later database read or write of this process sees it.
  */
 
-/**
- * Refusals of unauthenticated messages that may be acknowledged before their audit entry
- * is durable, at most, at any time; beyond this a refusal waits for its entry (so a disk
- * slower than the flood bounds memory and what a crash can lose).
- */
-export const MAX_UNFLUSHED_REFUSALS = 256;
-
 export type IntakeResult =
   | { kind: 'rejected'; reason: RejectReason; requestId?: string }
   | { kind: 'pending'; requestId: string; segmentIds: number[] }
@@ -97,18 +92,14 @@ type Verified = ParsedRequest & { delegation: Extract<DelegationVerdict, { ok: t
 
 export class Intake {
   #tail: Promise<unknown> = Promise.resolve();
-  /** Refusal entries not awaited by anyone and not yet committed. */
-  #unflushed = 0;
-  /** The newest of them: batches commit in order, so it settles last. */
-  #lastUnflushed: Promise<unknown> = Promise.resolve();
-  /** The last write failure logged, so that one failed batch is logged once. */
-  #lastLost: unknown;
+  readonly #unflushed: UnflushedRefusals;
   readonly #seen: SeenRequests;
   /** The 4-character cells the device subscribes to (DESIGN.md: 1 to 4 of them). */
   readonly #cells: ReadonlySet<string>;
 
   constructor(private readonly deps: IntakeDeps) {
     this.#seen = new SeenRequests({ audit: deps.audit, clock: deps.floor });
+    this.#unflushed = new UnflushedRefusals({ log: deps.log });
     const { location } = deps.config.device;
     this.#cells = new Set(
       cellsTouching({ ...location, radiusM: deps.config.policy.maxRadiusM }, TOPIC_GEOHASH_LENGTH),
@@ -129,8 +120,8 @@ export class Intake {
   }
 
   /** Resolves once every refusal entry queued so far has been written (or failed). */
-  async flushed(): Promise<void> {
-    await this.#lastUnflushed;
+  flushed(): Promise<void> {
+    return this.#unflushed.settled();
   }
 
   /** Judges a revocation list from the retained topic; withdraws revoked pending requests. */
@@ -318,37 +309,27 @@ export class Intake {
 
   /**
    * Refuses a message whose signature has not verified: nothing about it is authentic, it
-   * changes nothing, and its audit entry is not waited for (within `MAX_UNFLUSHED_REFUSALS`).
+   * changes nothing, and its audit entry is not waited for. Beyond
+   * `MAX_UNFLUSHED_REFUSALS` such entries, the call waits for the oldest batch of them
+   * to commit before it resolves (back-pressure on a disk slower than the flood).
    */
   #refuseUnverified(refusal: NonNullable<Refusal>): Decided {
-    const decided = this.#refuse(refusal);
-    const { written } = decided;
-    if (!written || this.#unflushed >= MAX_UNFLUSHED_REFUSALS) return decided;
-    this.#unflushed += 1;
-    this.#lastUnflushed = written.then(
-      () => {
-        this.#unflushed -= 1;
-      },
-      (err: unknown) => {
-        this.#unflushed -= 1;
-        // Acknowledged already: the entry is lost, the chain stays valid (the batch rolled back).
-        if (err !== this.#lastLost) {
-          this.#lastLost = err;
-          this.deps.log.error({ err: errorMessage(err) }, 'refusal audit entries were lost');
-        }
-      },
-    );
-    return { result: decided.result };
+    const { result, written } = this.#refuse(refusal);
+    const wait = this.#unflushed.track(written);
+    return wait ? { result, written: wait } : { result };
   }
 
   /**
    * Writes the refusal to the audit log; nothing else changes. `requestId` is given only
-   * for an authentic request: it makes a redelivery a `duplicate`. The entry is queued,
-   * not awaited: `handleRequest` waits for it after releasing the next message.
+   * for an authentic request: it makes a redelivery a `duplicate`. The entry is queued in
+   * the audit log's open batch; the caller decides whether to wait for its commit.
    */
-  #refuse(refusal: NonNullable<Refusal>, requestId?: string): Decided {
+  #refuse(
+    refusal: NonNullable<Refusal>,
+    requestId?: string,
+  ): { result: IntakeResult; written: Promise<void> } {
     if (requestId) this.#seen.add(requestId);
-    const written = this.deps.audit.append({
+    const written = this.deps.audit.appendBatched({
       kind: AUDIT_KINDS.requestRefused,
       reason: refusal.reason,
       ...(requestId ? { requestId } : {}),

@@ -117,7 +117,10 @@ it('sends no PUBLISH over 100+ requests accepted, refused, expired and declined'
   const printed: string[] = [];
   const program = new Command('threshold').exitOverride();
   registerDecline(program, { ...defaultContext(), out: (text) => printed.push(text) });
-  await program.parseAsync(['decline', '--config', world.configPath, viaCli], { from: 'user' });
+  // `--`: a request id may begin with "-" (base64url), which would read as an option.
+  await program.parseAsync(['decline', '--config', world.configPath, '--', viaCli], {
+    from: 'user',
+  });
   expect(printed.join('\n')).toContain('nothing was sent');
   await until('ten expired', async () => {
     const all = await service.store.list({ all: true });

@@ -117,6 +117,9 @@ export class RequestService implements Service {
     this.#loops = [];
     await this.#subscriber?.stop();
     await this.#broker?.stop();
+    // Refusals acknowledged before their audit entries were durable: let those entries
+    // reach the disk before the caller closes the database.
+    await this.intake.flushed();
   }
 
   /** Starts the embedded broker (retrying if its port is busy), then the subscriber. */
@@ -167,9 +170,11 @@ export class RequestService implements Service {
   }
 
   /**
-   * One message from the broker. Resolves once the outcome is committed, which is when
-   * the MQTT client acknowledges it; a throw (the database failing) leaves it
-   * unacknowledged for redelivery.
+   * One message from the broker. Resolves once the intake has recorded the outcome as
+   * durably as it promises (an acceptance, or a refusal of an authentic request, is
+   * committed; a message refused before its signature verified only has its audit entry
+   * queued, see `Intake`), which is when the MQTT client acknowledges it; a throw (the
+   * database failing) leaves it unacknowledged for redelivery.
    */
   async #route(message: InboundMessage): Promise<void> {
     if (message.topic === REVOCATION_TOPIC) {

@@ -33,9 +33,12 @@ export interface RecordingReport {
 export async function startRecording(config: Config, log: Logger): Promise<RecordingHarness> {
   const camera = await startEmulatedCameras({ cameras: 1, keyframeSeconds: 1 });
   const url = camera.urls[0] ?? '';
-  // Motion detection is not what is measured here: recording alone.
+  // Motion detection is not what is measured here: recording alone. No mqtt: the
+  // benchmark runs the request service under test itself; the agent's own would take the
+  // same MQTT client id and the two would keep disconnecting each other.
+  const { mqtt: _theBenchmarks, ...withoutMqtt } = config;
   const recordingConfig: Config = {
-    ...config,
+    ...withoutMqtt,
     camera: { source: 'rtsp', url },
     motion: { ...config.motion, source: 'none' },
   };
