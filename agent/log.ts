@@ -47,3 +47,8 @@ export function redactUrl(raw: string): string {
     return '[unparseable url]';
   }
 }
+
+/** Text fit for a log line or a status: credentials inside any URL in it are masked. */
+export function redactCredentials(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi, '$1***@');
+}

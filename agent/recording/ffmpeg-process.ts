@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { redactCredentials } from '../log.js';
 
 /**
  * A long-running ffmpeg, spawned without a shell, its stdout and fd 3 read as lines and
@@ -49,9 +50,9 @@ export class FfmpegProcess {
     return this.#child.pid;
   }
 
-  /** The last lines ffmpeg printed on stderr. */
+  /** The last lines ffmpeg printed on stderr, credentials in URLs masked (ffmpeg quotes its input URL). */
   stderrTail(): string {
-    return this.#stderrTail.trim();
+    return redactCredentials(this.#stderrTail.trim());
   }
 
   /**
