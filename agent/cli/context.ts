@@ -26,11 +26,20 @@ export function withConfigOption(command: Command): Command {
   return command.requiredOption('-c, --config <file>', 'the agent configuration file (JSON)');
 }
 
-/** Parses an ISO-8601 UTC timestamp flag, naming the flag when it is not one. */
+/**
+ * Parses an ISO-8601 time flag, naming the flag when it is not one. A zone is required:
+ * without one, `Date.parse` would read the device's local time.
+ */
 export function parseIsoFlag(flag: string, value: string): number {
   const ms = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(ms)) {
-    throw new UserError('bad_flag', `${flag}: not an ISO-8601 time such as 2026-01-31T12:00:00Z`);
+  if (
+    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) ||
+    Number.isNaN(ms)
+  ) {
+    throw new UserError(
+      'bad_flag',
+      `${flag}: not an ISO-8601 time with a zone, such as 2026-01-31T12:00:00Z`,
+    );
   }
   return ms;
 }

@@ -25,17 +25,8 @@ export function numberFlag(
   return n;
 }
 
-/** ISO-8601 UTC such as 2026-01-31T12:00:00Z (a zone is required). */
-export function isoFlag(flag: string, value: string): number {
-  const ms = Date.parse(value);
-  if (
-    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) ||
-    Number.isNaN(ms)
-  ) {
-    return fail(flag, 'not an ISO-8601 time with a zone, such as 2026-01-31T12:00:00Z');
-  }
-  return ms;
-}
+/** ISO-8601 with a zone, such as 2026-01-31T12:00:00Z: the device CLI's parser. */
+export { parseIsoFlag as isoFlag } from '../../agent/cli/context.js';
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

@@ -21,6 +21,7 @@ import { runMediaTool } from '../../agent/export/media-tool.js';
 import { planExport } from '../../agent/export/plan.js';
 import { probeClip } from '../../agent/export/probe.js';
 import { makeSegments } from '../../test-fixtures/make-segments.js';
+import { median } from './proc-stats.js';
 
 const runsFlag = process.argv.indexOf('--runs');
 const RUNS = runsFlag > 0 ? Number(process.argv[runsFlag + 1]) : 7;
@@ -29,12 +30,6 @@ const BASE = Date.UTC(2026, 0, 31, 12, 0, 0);
 // Inside a recorder run (its first segment needs a probe; most ranges do not start there).
 const FROM = BASE + 3_300;
 const TO = FROM + 60_000;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
 
 async function timed(runs: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
   await fn(-1); // warm: page cache, shared libraries
