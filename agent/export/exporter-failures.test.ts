@@ -7,6 +7,7 @@ import { makeSegments } from '../../test-fixtures/make-segments.js';
 import { MediaToolError } from '../errors.js';
 import { tempDir } from '../test-support/cli.js';
 import { waitFor } from '../test-support/poll.js';
+import { ClipProber } from './clip-prober.js';
 import { concatUrl } from './concat-list.js';
 import { Exporter } from './exporter.js';
 import { muxArgs } from './ffmpeg-args.js';
@@ -51,7 +52,7 @@ describe('cancellation and failures', () => {
     };
     const probe = await muxAndProbe({
       ffmpegPath: 'ffmpeg',
-      ffprobePath: 'ffprobe',
+      prober: new ClipProber('ffprobe'),
       mux,
       report: () => {},
     });

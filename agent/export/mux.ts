@@ -1,14 +1,16 @@
 import type { Writable } from 'node:stream';
 import { MediaToolError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { ClipProber } from './clip-prober.js';
 import { type MuxArgsInput, muxArgs } from './ffmpeg-args.js';
 import { progressReader, runMediaTool } from './media-tool.js';
-import { type ClipProbe, probeClipWhenReady } from './probe.js';
+import type { ClipProbe } from './probe.js';
 import type { ListOutcome } from './video-cut.js';
 
 export interface MuxInput {
   ffmpegPath: string;
-  ffprobePath: string;
+  /** Checks the clip once written. */
+  prober: ClipProber;
   mux: MuxArgsInput;
   /** The ffconcat list for a `pipe:0` video input (see `VideoCut.list`). */
   list?: Promise<ListOutcome>;
@@ -19,32 +21,58 @@ export interface MuxInput {
 }
 
 /**
- * The final mux, and ffprobe reading the clip as soon as it is complete: both processes
- * start at once, so loading ffprobe costs nothing. Resolves with what ffprobe read;
- * rejects with the first real failure (an edge encode's error before the mux's).
+ * The final mux, and ffprobe reading the clip as soon as it is complete (see
+ * `probeWhileMaking`). Rejects with the first real failure (an edge encode's error before
+ * the mux's).
  */
 export async function muxAndProbe(input: MuxInput): Promise<ClipProbe> {
-  let ready: (path: string | undefined) => void = () => {};
-  const probing = probeClipWhenReady(
-    input.ffprobePath,
-    new Promise<string | undefined>((resolve) => {
-      ready = resolve;
-    }),
+  return probeWhileMaking(
+    input.prober,
+    input.mux.output,
+    async () => {
+      try {
+        await muxWithFallback(input);
+      } catch (err) {
+        const listed = input.list ? await input.list : undefined;
+        throw listed && 'error' in listed ? listed.error : err;
+      }
+    },
     input.signal,
-  ).then(
-    (probe) => ({ probe }),
-    // Settled at once: the probe may fail (killed with the mux) before anyone awaits it.
-    (error: unknown) => ({ error }),
   );
+}
+
+/**
+ * Runs `make`, which writes the clip at `output`, while the prober's ffprobe loads (see
+ * `ClipProber`). Resolves with what ffprobe read of the finished clip; rejects with
+ * `make`'s error if it fails (ffprobe is ended first).
+ */
+export async function probeWhileMaking(
+  prober: ClipProber,
+  output: string,
+  make: () => Promise<void>,
+  signal?: AbortSignal,
+): Promise<ClipProbe> {
+  let ready: (path: string | undefined) => void = () => {};
+  const probing = prober
+    .probe(
+      new Promise<string | undefined>((resolve) => {
+        ready = resolve;
+      }),
+      signal,
+    )
+    .then(
+      (probe) => ({ probe }),
+      // Settled at once: the probe may fail (killed with the mux) before anyone awaits it.
+      (error: unknown) => ({ error }),
+    );
   try {
-    await muxWithFallback(input);
+    await make();
   } catch (err) {
     ready(undefined);
-    await probing; // the probe of a clip never made fails too; the mux's error tells why
-    const listed = input.list ? await input.list : undefined;
-    throw listed && 'error' in listed ? listed.error : err;
+    await probing; // the probe of a clip never made fails too; make's error tells why
+    throw err;
   }
-  ready(input.mux.output);
+  ready(output);
   const result = await probing;
   if ('error' in result) throw result.error;
   return result.probe;

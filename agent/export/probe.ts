@@ -195,14 +195,14 @@ export async function probeClip(
 
 /**
  * Starts ffprobe now, reading the clip from stdin once `ready` gives its path (undefined:
- * there will be none). Loading ffprobe's shared libraries takes about as long as the
- * remux of a minute of footage; this way it happens while ffmpeg remuxes. The index is
- * at the front, so ffprobe reads the start of the file and leaves.
+ * there will be none). Loading ffprobe's shared libraries takes longer than the remux of
+ * a minute of footage; this way it happens meanwhile (see `ClipProber`). The index is at
+ * the front, so ffprobe reads the start of the file and leaves.
  */
 export function probeClipWhenReady(
   ffprobePath: string,
   ready: Promise<string | undefined>,
-  signal?: AbortSignal,
+  options: { signal?: AbortSignal; onSpawn?: (pid: number | undefined) => void } = {},
 ): Promise<ClipProbe> {
   const feed = (sink: Writable) => {
     // ffprobe closes its end once it has read enough (runMediaTool expects that).
@@ -215,10 +215,9 @@ export function probeClipWhenReady(
       pipeline(createReadStream(path), sink, () => {});
     });
   };
-  return runMediaTool(ffprobePath, clipProbeArgs('pipe:0'), {
-    stdin: feed,
-    ...(signal ? { signal } : {}),
-  }).then((output) => clipProbeOf(output, ffprobePath));
+  return runMediaTool(ffprobePath, clipProbeArgs('pipe:0'), { ...options, stdin: feed }).then(
+    (output) => clipProbeOf(output, ffprobePath),
+  );
 }
 
 function clipProbeOf(output: string, tool: string): ClipProbe {

@@ -12,8 +12,8 @@ export function durationTolerance(plannedS: number): number {
  * Checks a finished clip with ffprobe before anyone seals it: one H.264 video stream, an
  * AAC stream exactly when audio was asked for, nothing else, and the planned duration.
  */
-export function checkClip(probe: ClipProbe, mux: MuxArgsInput): ClipProbe {
-  const problems = clipProblems(probe, mux);
+export function checkClip(probe: ClipProbe, expected: ClipExpectation): ClipProbe {
+  const problems = clipProblems(probe, expected);
   if (problems.length > 0) {
     throw new ExportError(
       'export_invalid_output',
@@ -23,11 +23,11 @@ export function checkClip(probe: ClipProbe, mux: MuxArgsInput): ClipProbe {
   return probe;
 }
 
+/** What a clip must hold: the planned duration, and audio when some was muxed. */
+export type ClipExpectation = Pick<MuxArgsInput, 'durationS' | 'audio'>;
+
 /** What is wrong with a probed clip, as phrases; empty when it is as planned. */
-export function clipProblems(
-  probe: ClipProbe,
-  expected: Pick<MuxArgsInput, 'durationS' | 'audio'>,
-): string[] {
+export function clipProblems(probe: ClipProbe, expected: ClipExpectation): string[] {
   const problems: string[] = [];
   const video = probe.streams.filter((stream) => stream.codec_type === 'video');
   const audio = probe.streams.filter((stream) => stream.codec_type === 'audio');

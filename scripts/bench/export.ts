@@ -3,8 +3,10 @@
  * segments (~5 Mbit/s, a keyframe every 2 s), cut at a range that starts and ends inside
  * groups of pictures.
  *
- *  - fast export (remux, edit list, index at the front, ffprobe check) against `cp` of the
- *    same segment files, measured in the same run: target ≤ 4×;
+ *  - fast export (the in-process remux, edit list, index at the front, ffprobe check)
+ *    against `cp` of the same segment files, measured in the same run: target ≤ 4×. Timed
+ *    warm (the check's ffprobe already loaded, as the export command and an agent with a
+ *    pending request have it) and cold (ffprobe started with the export);
  *  - exact export (smart cut) against a full re-encode of the same clip: target ≥ 10×.
  *
  * Prints one JSON object: medians over several runs, the ratios, and a breakdown.
@@ -20,6 +22,7 @@ import { moovReserve, muxArgs, reencodeArgs } from '../../agent/export/ffmpeg-ar
 import { runMediaTool } from '../../agent/export/media-tool.js';
 import { planExport } from '../../agent/export/plan.js';
 import { probeClip } from '../../agent/export/probe.js';
+import { remuxClip } from '../../agent/export/remux/remux.js';
 import { makeSegments } from '../../test-fixtures/make-segments.js';
 import { median } from './proc-stats.js';
 
@@ -81,20 +84,36 @@ async function main(): Promise<void> {
       await mkdir(join(out, 'cp'));
       await run('cp', [...covering.map((row) => row.path), join(out, 'cp')]);
     });
-    const fast = await timed(RUNS, async () => {
-      await fresh(clip('fast'));
-      await exporter.export({
+    const fastExport = () =>
+      exporter.export({
         segments: rows,
         fromMs: FROM,
         toMs: TO,
         output: clip('fast'),
         mode: 'fast',
       });
+    const fast = await timed(RUNS, async () => {
+      await fresh(clip('fast'));
+      await fastExport();
     });
-    // The fast export's parts: the remux alone (index reserved at the front, or moved there
-    // by a rewrite with +faststart), and the ffprobe check alone.
+    // Warm: a spare ffprobe has loaded before the clock starts (outside the timing).
+    const fastWarm: number[] = [];
+    for (let i = -1; i < RUNS; i++) {
+      await fresh(clip('fast'));
+      exporter.warm();
+      await exporter.warmed();
+      const start = performance.now();
+      await fastExport();
+      if (i >= 0) fastWarm.push(performance.now() - start);
+    }
+    // The fast export's parts: the in-process remux alone; ffmpeg's remux of the same range
+    // (what the fast path used before, and still uses with audio); the ffprobe check alone.
+    const remuxOnly = await timed(RUNS, async () => {
+      await fresh(clip('remux'));
+      await remuxClip({ pieces: plan.pieces, durationS: plan.durationS, output: clip('remux') });
+    });
     const video = await footageInput(plan.pieces, out, -(plan.pieces[0]?.offsetS ?? 0));
-    const muxOnly = await timed(RUNS, async () => {
+    const ffmpegMux = await timed(RUNS, async () => {
       await fresh(clip('mux'));
       const args = muxArgs({
         video,
@@ -103,13 +122,6 @@ async function main(): Promise<void> {
         moovBytes: moovReserve(plan.durationS, false),
       });
       await runMediaTool('ffmpeg', args);
-    });
-    const faststartRewrite = await timed(RUNS, async () => {
-      await fresh(clip('faststart'));
-      await runMediaTool(
-        'ffmpeg',
-        muxArgs({ video, durationS: plan.durationS, output: clip('faststart') }),
-      );
     });
     const probeOnly = await timed(RUNS, () => probeClip('ffprobe', clip('fast')));
     // What no ffmpeg run can go below: loading the program and its shared libraries.
@@ -137,6 +149,7 @@ async function main(): Promise<void> {
 
     const cpMs = median(cp);
     const fastMs = median(fast);
+    const fastWarmMs = median(fastWarm);
     const exactMs = median(exact);
     const reencodeMs = median(reencode);
     process.stdout.write(
@@ -157,26 +170,34 @@ async function main(): Promise<void> {
           reencodeRuns: REENCODE_RUNS,
           medianMs: {
             cp: round(cpMs),
-            fastExport: round(fastMs),
+            fastExportWarm: round(fastWarmMs),
+            fastExportCold: round(fastMs),
             exactExport: round(exactMs),
             fullReencode: round(reencodeMs),
-            ffmpegStartup: round(median(startup)),
             fastParts: {
-              remuxReservedMoov: round(median(muxOnly)),
-              remuxFaststartRewrite: round(median(faststartRewrite)),
+              remuxInProcess: round(median(remuxOnly)),
+              remuxFfmpeg: round(median(ffmpegMux)),
               ffprobeCheck: round(median(probeOnly)),
+              ffmpegStartup: round(median(startup)),
             },
           },
           ratios: {
-            fastVsCp: round(fastMs / cpMs),
-            fastRemuxOnlyVsCp: round(median(muxOnly) / cpMs),
+            fastWarmVsCp: round(fastWarmMs / cpMs),
+            fastColdVsCp: round(fastMs / cpMs),
+            remuxInProcessVsCp: round(median(remuxOnly) / cpMs),
+            remuxFfmpegVsCp: round(median(ffmpegMux) / cpMs),
             exactSpeedupVsReencode: round(reencodeMs / exactMs),
           },
           targets: { fastVsCpAtMost: 4, exactSpeedupAtLeast: 10 },
-          met: { fast: fastMs / cpMs <= 4, exact: reencodeMs / exactMs >= 10 },
+          met: {
+            fastWarm: fastWarmMs / cpMs <= 4,
+            fastCold: fastMs / cpMs <= 4,
+            exact: reencodeMs / exactMs >= 10,
+          },
           samplesMs: {
             cp: cp.map(round),
-            fastExport: fast.map(round),
+            fastExportWarm: fastWarm.map(round),
+            fastExportCold: fast.map(round),
             exactExport: exact.map(round),
             fullReencode: reencode.map(round),
           },

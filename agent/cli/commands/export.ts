@@ -55,17 +55,19 @@ export function registerExport(program: Command, ctx: CliContext): void {
     await mustBeFree(out, '--out');
     if (options.thumbnail) await mustBeFree(resolve(options.thumbnail), '--thumbnail');
     const config = await ctx.config(options.config);
-    const payloadSha256 = seal ? await requestPayloadSha256(config, seal.requestId) : undefined;
+    const exporter = new Exporter({
+      ffmpegPath: config.ffmpeg.ffmpegPath,
+      ffprobePath: config.ffmpeg.ffprobePath,
+      logger: ctx.logger(config.log.level),
+    });
+    // The clip's check loads while the database is opened and the footage pinned.
+    exporter.warm();
     const controller = new AbortController();
     const abort = () => controller.abort(new UserError('interrupted', 'interrupted'));
     process.once('SIGINT', abort);
     try {
+      const payloadSha256 = seal ? await requestPayloadSha256(config, seal.requestId) : undefined;
       const done = await withPinnedFootage(config, fromMs, toMs, async (segments) => {
-        const exporter = new Exporter({
-          ffmpegPath: config.ffmpeg.ffmpegPath,
-          ffprobePath: config.ffmpeg.ffprobePath,
-          logger: ctx.logger(config.log.level),
-        });
         const request = {
           segments,
           fromMs,
@@ -107,6 +109,7 @@ export function registerExport(program: Command, ctx: CliContext): void {
       });
       ctx.out(options.json ? JSON.stringify(asJson(done), null, 2) : summary(done));
     } finally {
+      exporter.close();
       process.off('SIGINT', abort);
       if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
     }

@@ -1,0 +1,96 @@
+import { readFile } from 'node:fs/promises';
+import { type ClipProbe, probeClipWhenReady } from './probe.js';
+
+/** A started ffprobe that has not been given its clip yet. */
+interface Spare {
+  /** Gives it the clip's path once written, or undefined: there will be none. */
+  feed: (ready: Promise<string | undefined>) => void;
+  /** Kills it (an export cancelled while it reads). */
+  abort: (reason: unknown) => void;
+  outcome: Promise<{ probe: ClipProbe } | { error: unknown }>;
+  pid: Promise<number | undefined>;
+}
+
+/**
+ * ffprobe for finished clips (the check before a clip is used), started ahead of need.
+ * Loading ffprobe (over 200 shared libraries) takes longer than remuxing a minute of
+ * footage in process. Each check starts its ffprobe when the export starts, so loading
+ * overlaps the cutting; `warm` goes further and starts one now, which waits on its stdin
+ * until an export hands it a clip. The export command warms it before it opens the
+ * database; an agent would when a request is pending.
+ */
+export class ClipProber {
+  private spare: Spare | undefined;
+
+  constructor(private readonly ffprobePath: string) {}
+
+  /** Starts a spare ffprobe for the next check, unless one is waiting already. */
+  warm(): void {
+    this.spare ??= this.start();
+  }
+
+  /**
+   * Resolves once the spare has loaded and waits for its input (Linux tells: it sleeps in
+   * a pipe read), or after `timeoutMs` where that cannot be seen.
+   */
+  async warmed(timeoutMs = 2000): Promise<void> {
+    const pid = await this.spare?.pid;
+    if (pid === undefined) return;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const wchan = await readFile(`/proc/${pid}/wchan`, 'utf8').catch(() => '');
+      if (wchan.includes('pipe_read')) return;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  /**
+   * What ffprobe reads of the clip whose path `ready` gives (undefined: none was made, and
+   * the probe fails). The spare is used if there is one; otherwise ffprobe starts now.
+   */
+  async probe(ready: Promise<string | undefined>, signal?: AbortSignal): Promise<ClipProbe> {
+    const probe = this.spare ?? this.start();
+    this.spare = undefined;
+    const onAbort = () => probe.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    probe.feed(ready);
+    try {
+      const outcome = await probe.outcome;
+      if ('error' in outcome) throw outcome.error;
+      return outcome.probe;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Ends the spare, if any: it reads an empty input and exits. */
+  close(): void {
+    this.spare?.feed(Promise.resolve(undefined));
+    this.spare = undefined;
+  }
+
+  private start(): Spare {
+    let feed: Spare['feed'] = () => {};
+    const given = new Promise<string | undefined>((resolve) => {
+      feed = (ready) => {
+        ready.then(resolve, () => resolve(undefined));
+      };
+    });
+    const controller = new AbortController();
+    let gotPid: (pid: number | undefined) => void = () => {};
+    const pid = new Promise<number | undefined>((resolve) => {
+      gotPid = resolve;
+    });
+    const outcome = probeClipWhenReady(this.ffprobePath, given, {
+      signal: controller.signal,
+      onSpawn: gotPid,
+    }).then(
+      (probe) => ({ probe }),
+      // Settled at once: an unused spare that fails must not go unhandled.
+      (error: unknown) => ({ error }),
+    );
+    void outcome.then(() => gotPid(undefined));
+    return { feed, abort: (reason) => controller.abort(reason), outcome, pid };
+  }
+}
