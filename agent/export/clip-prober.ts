@@ -30,8 +30,9 @@ export class ClipProber {
   }
 
   /**
-   * Resolves once the spare has loaded and waits for its input (Linux tells: it sleeps in
-   * a pipe read), or after `timeoutMs` where that cannot be seen.
+   * Resolves once the spare has loaded and waits for its input (Linux tells: it sleeps
+   * reading its stdin, a socket pair under Node, a pipe otherwise), or after `timeoutMs`
+   * where that cannot be seen.
    */
   async warmed(timeoutMs = 2000): Promise<void> {
     const pid = await this.spare?.pid;
@@ -39,7 +40,7 @@ export class ClipProber {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const wchan = await readFile(`/proc/${pid}/wchan`, 'utf8').catch(() => '');
-      if (wchan.includes('pipe_read')) return;
+      if (/unix_stream_read|pipe_read/.test(wchan)) return;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }

@@ -1,4 +1,4 @@
-import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from '../log.js';
 import { audioSource, DEFAULT_RAW_AUDIO } from './audio.js';
@@ -101,6 +101,8 @@ export class Exporter {
           cause: signal.reason,
         });
       }
+      // Footage is the owner's: whichever way it was cut, only they can read the clip.
+      await chmod(clip, 0o600);
       await rename(clip, output);
       if (thumbnail && request.thumbnail) await rename(thumbnail, resolve(request.thumbnail));
       report(1);

@@ -172,11 +172,12 @@ export function clipProbeArgs(input: string): string[] {
     '-show_entries',
     'stream=index,codec_type,codec_name,width,height,sample_rate,channels,r_frame_rate:' +
       'format=duration',
-    // Everything asked for is in the index: no packet needs decoding.
+    // Everything asked for is in the index: no packet is read, no frame decoded.
     '-probesize',
     '32',
     '-analyzeduration',
     '0',
+    '-nofind_stream_info',
     '-f',
     'mp4',
     '-i',

@@ -131,8 +131,7 @@ export async function runCameraCli(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const cameras = await startEmulatedCameras(command.settings);
-  process.stdout.write(`${describeCameras(cameras, command.settings)}\n`);
+  // Listening before the URLs are printed: whoever reads them may signal at once.
   const stopped = new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       resolve(signal === 'SIGINT' ? 130 : 143);
@@ -140,6 +139,8 @@ export async function runCameraCli(argv: readonly string[]): Promise<number> {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
+  const cameras = await startEmulatedCameras(command.settings);
+  process.stdout.write(`${describeCameras(cameras, command.settings)}\n`);
   let stopping = false;
   const died = cameras.exited.then((exit) => {
     if (!stopping) {

@@ -76,6 +76,8 @@ async function bothWays(segments: SegmentRow[], fromS: number, toS: number, name
   // No ffmpeg at all: only the remux can have made this clip.
   const remuxOnly = new Exporter({ ffmpegPath: '/nonexistent/ffmpeg', ffprobePath: 'ffprobe' });
   const result = await remuxOnly.export({ ...range, output: viaRemux });
+  // Footage is the owner's, however it was cut.
+  for (const path of [viaFfmpeg, viaRemux]) expect((await stat(path)).mode & 0o777).toBe(0o600);
   return { viaFfmpeg, viaRemux, result };
 }
 
@@ -133,7 +135,7 @@ describe('the remux against ffmpeg', () => {
 });
 
 describe('footage left to ffmpeg', () => {
-  it('refuses frame reordering, another codec, and what is not MPEG-TS, writing nothing', async () => {
+  it('refuses reordering, another codec, what is not MPEG-TS or not a file, writing nothing', async () => {
     const bFrames = await makeSegments({
       dir: join(dir, 'bframes'),
       durationS: 4,
@@ -156,10 +158,14 @@ describe('footage left to ffmpeg', () => {
       path,
       runId,
     });
+    // Reads block the thread: a FIFO would hang it, and is refused at once.
+    const fifo = join(dir, 'fifo.ts');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     const cases: [string, SegmentRow[]][] = [
       ['reorders', bFrames],
       ['not one H.264 stream', [rowLike(join(hevc, '5-000000.ts'), 5)]],
       ['program', [rowLike(garbage, 6)]],
+      ['not a regular file', [rowLike(fifo, 7)]],
     ];
     for (const [reason, rows] of cases) {
       const first = rows[0] as SegmentRow;

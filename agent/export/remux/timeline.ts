@@ -132,8 +132,8 @@ function unitsOf(files: readonly FileTimes[]): PieceUnits {
  * Ticks from the piece's first access unit to where its part of the range starts. The
  * index counts stream time from ffmpeg's first packet of the run; a segment inside a run
  * starts with the keyframe its `ptsStart` names. A run's first segment may open with audio
- * ahead of its first picture, so its end is used instead: the next segment's keyframe, one
- * frame after its last picture (as `fileOffsetS` reasons for the ffmpeg path).
+ * ahead of its first picture, so its end is used instead: the next segment's keyframe, or
+ * one frame after its last picture (as `fileOffsetS` reasons for the ffmpeg path).
  */
 function windowStart(piece: Piece, files: readonly FileTimes[], units: PieceUnits): number {
   const first = files[0]?.row;
@@ -141,7 +141,9 @@ function windowStart(piece: Piece, files: readonly FileTimes[], units: PieceUnit
   const startS = first.ptsStart + piece.offsetS;
   if (!isRunStart(first)) return Math.round((startS - first.ptsStart) * TICKS_PER_S);
   const lastOfFirst = (files[0]?.times.pts.length ?? 0) - 1;
-  const endRel = (units.rel[lastOfFirst] ?? 0) + frameTicks(units, lastOfFirst);
+  // The next segment's first unit is that end exactly; without one, a frame is estimated.
+  const endRel =
+    units.rel[lastOfFirst + 1] ?? (units.rel[lastOfFirst] ?? 0) + frameTicks(units, lastOfFirst);
   return endRel - Math.round((first.ptsEnd - startS) * TICKS_PER_S);
 }
 
