@@ -33,9 +33,9 @@ export interface ExporterDeps {
  * Cuts clips out of recorded footage (DESIGN.md, "Export"): plan the pieces, then write an
  * MP4 with its index at the front and check it with ffprobe. A fast cut of video alone is
  * remuxed in process; everything else (audio, the smart cut, footage the remux does not
- * handle) goes through ffmpeg: probe the first segment when needed, cut, mux. Work happens in a private
- * directory beside the output; the MP4 appears under its name only once checked, and a
- * failure or an abort leaves nothing behind.
+ * handle) goes through ffmpeg: probe the first segment when needed, cut, mux. Work happens
+ * in a private directory beside the output; the MP4 appears under its name only once
+ * checked, and a failure or an abort leaves nothing behind.
  */
 export class Exporter {
   private readonly prober: ClipProber;
