@@ -14,7 +14,7 @@ import { muxArgs } from './ffmpeg-args.js';
 import { runMediaTool } from './media-tool.js';
 import { muxAndProbe } from './mux.js';
 import { planExport } from './plan.js';
-import { decodeErrors, topLevelBoxes } from './test-helpers.js';
+import { decodeErrors, topLevelBoxes } from './test-support/clip-readers.js';
 import type { SegmentRow } from './types.js';
 import { checkClip, layoutProblems } from './verify.js';
 

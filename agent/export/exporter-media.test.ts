@@ -12,7 +12,7 @@ import {
   presentedFrames,
   streamsOf,
   videoPackets,
-} from './test-helpers.js';
+} from './test-support/clip-readers.js';
 import type { SegmentRow } from './types.js';
 
 /** Audio, recorder runs that start mid-GOP, and source encodings, on real ffmpeg. */

@@ -12,7 +12,7 @@ import {
   streamsOf,
   topLevelBoxes,
   videoPackets,
-} from './test-helpers.js';
+} from './test-support/clip-readers.js';
 import type { SegmentRow } from './types.js';
 
 /**

@@ -9,7 +9,7 @@ import { makeSegments } from '../../../test-fixtures/make-segments.js';
 import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { agentPaths, openAgentDatabase } from '../../db/open.js';
-import { presentedFrames, streamsOf } from '../../export/test-helpers.js';
+import { presentedFrames, streamsOf } from '../../export/test-support/clip-readers.js';
 import { createLogger } from '../../log.js';
 import { SegmentStore } from '../../recording/segment-store.js';
 import { openCustody } from '../../seal/custody.js';

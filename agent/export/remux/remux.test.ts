@@ -13,7 +13,7 @@ import {
   streamsOf,
   topLevelBoxes,
   videoPackets,
-} from '../test-helpers.js';
+} from '../test-support/clip-readers.js';
 import type { SegmentRow } from '../types.js';
 import { RemuxUnsupported } from './errors.js';
 import { remuxClip } from './remux.js';

@@ -22,6 +22,8 @@ import {
   moovBound,
 } from '../mp4-boxes.js';
 
+export { decodeErrors } from '../../test-support/clip-readers.js';
+
 /**
  * A round trip of real H.264 through the MP4 box writers: access units x264 encodes, an
  * MP4 laid out from them as the remuxer lays one out (index space reserved before the
@@ -112,12 +114,6 @@ export async function probe(path: string) {
     format: { duration: string };
   };
   return { ...json.streams[0], durationS: Number(json.format.duration) };
-}
-
-/** Everything ffmpeg complains of while decoding the whole clip; empty when it is clean. */
-export async function decodeErrors(path: string): Promise<string> {
-  const { stdout, stderr } = await exec('ffmpeg', ['-v', 'error', '-i', path, '-f', 'null', '-']);
-  return stdout + stderr;
 }
 
 function u32(value: number): Buffer {

@@ -12,25 +12,16 @@ const run = promisify(execFile);
 const big = { maxBuffer: 64 * 1024 * 1024 };
 
 /** Presentation times of the frames a player shows (the edit list hides the others). */
-export async function presentedFrames(path: string): Promise<number[]> {
-  const { stdout } = await run(
-    'ffprobe',
-    [
-      '-v',
-      'error',
-      '-select_streams',
-      'v:0',
-      '-show_frames',
-      '-show_entries',
-      'frame=pts_time',
-    ].concat(['-of', 'csv=p=0', path]),
-    big,
-  );
-  return numbers(stdout);
+export function presentedFrames(path: string): Promise<number[]> {
+  return videoTimes(path, 'frame');
 }
 
 /** Presentation times of every video packet in the file, hidden ones included. */
-export async function videoPackets(path: string): Promise<number[]> {
+export function videoPackets(path: string): Promise<number[]> {
+  return videoTimes(path, 'packet');
+}
+
+async function videoTimes(path: string, of: 'frame' | 'packet'): Promise<number[]> {
   const { stdout } = await run(
     'ffprobe',
     [
@@ -38,9 +29,9 @@ export async function videoPackets(path: string): Promise<number[]> {
       'error',
       '-select_streams',
       'v:0',
-      '-show_packets',
+      `-show_${of}s`,
       '-show_entries',
-      'packet=pts_time',
+      `${of}=pts_time`,
     ].concat(['-of', 'csv=p=0', path]),
     big,
   );
