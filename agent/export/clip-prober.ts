@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { type ClipProbe, probeClipWhenReady } from './probe.js';
 
 /** A started ffprobe that has not been given its clip yet. */
@@ -37,11 +38,11 @@ export class ClipProber {
   async warmed(timeoutMs = 2000): Promise<void> {
     const pid = await this.spare?.pid;
     if (pid === undefined) return;
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+    const expired = AbortSignal.timeout(timeoutMs);
+    while (!expired.aborted) {
       const wchan = await readFile(`/proc/${pid}/wchan`, 'utf8').catch(() => '');
       if (/unix_stream_read|pipe_read/.test(wchan)) return;
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await delay(5);
     }
   }
 
