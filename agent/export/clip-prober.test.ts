@@ -70,6 +70,20 @@ describe('ClipProber', () => {
     expect(await started()).toHaveLength(2);
   });
 
+  it('starts a new ffprobe when the spare died while it waited', async () => {
+    await writeFile(starts, '');
+    const prober = new ClipProber(ffprobe);
+    prober.warm();
+    await prober.warmed();
+    const [pid] = await started();
+    expect(prober.hasSpare()).toBe(true);
+    process.kill(Number(pid), 'SIGKILL');
+    await waitFor(() => !prober.hasSpare() || undefined, { what: 'the spare to be seen dead' });
+    const probe = await prober.probe(Promise.resolve(clip));
+    expect(probe.streams.map((s) => s.codec_name)).toEqual(['h264']);
+    expect(await started()).toHaveLength(2);
+  });
+
   it('ends an unused spare on close', async () => {
     await writeFile(starts, '');
     const prober = new ClipProber(ffprobe);

@@ -10,6 +10,8 @@ interface Spare {
   abort: (reason: unknown) => void;
   outcome: Promise<{ probe: ClipProbe } | { error: unknown }>;
   pid: Promise<number | undefined>;
+  /** It exited before it was given a clip (killed while it waited): not to be used. */
+  ended: boolean;
 }
 
 /**
@@ -28,6 +30,11 @@ export class ClipProber {
   /** Starts a spare ffprobe for the next check, unless one is waiting already. */
   warm(): void {
     this.spare ??= this.start();
+  }
+
+  /** Whether a spare is waiting for the next check (one that died no longer counts). */
+  hasSpare(): boolean {
+    return this.spare !== undefined && !this.spare.ended;
   }
 
   /**
@@ -51,7 +58,8 @@ export class ClipProber {
    * the probe fails). The spare is used if there is one; otherwise ffprobe starts now.
    */
   async probe(ready: Promise<string | undefined>, signal?: AbortSignal): Promise<ClipProbe> {
-    const probe = this.spare ?? this.start();
+    const spare = this.spare?.ended ? undefined : this.spare;
+    const probe = spare ?? this.start();
     this.spare = undefined;
     const onAbort = () => probe.abort(signal?.reason);
     if (signal?.aborted) onAbort();
@@ -92,7 +100,17 @@ export class ClipProber {
       // Settled at once: an unused spare that fails must not go unhandled.
       (error: unknown) => ({ error }),
     );
-    void outcome.then(() => gotPid(undefined));
-    return { feed, abort: (reason) => controller.abort(reason), outcome, pid };
+    const spare: Spare = {
+      feed,
+      abort: (reason) => controller.abort(reason),
+      outcome,
+      pid,
+      ended: false,
+    };
+    void outcome.then(() => {
+      spare.ended = true;
+      gotPid(undefined);
+    });
+    return spare;
   }
 }
