@@ -57,7 +57,7 @@ describe('muxArgs', () => {
   });
 
   it('reads an ffconcat list with the concat demuxer, unsafe names allowed (our paths)', () => {
-    const video: MediaInput = { kind: 'ffconcat', url: '/work/list.ffconcat', offsetS: 0 };
+    const video: MediaInput = { kind: 'ffconcat', url: '/clips/list.ffconcat', offsetS: 0 };
     const args = muxArgs({ video, durationS: 10, output: '/o.mp4' });
     const input = args.indexOf('-i');
     expect(args.slice(input - 8, input + 3)).toEqual([
@@ -70,7 +70,7 @@ describe('muxArgs', () => {
       '-itsoffset',
       '0.000000',
       '-i',
-      '/work/list.ffconcat',
+      '/clips/list.ffconcat',
       '-map',
     ]);
   });
