@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createWorld, DEVICE_TOPIC, START, type World } from '../test-support/intake-world.js';
 import { footageIndexOf } from './footage.js';
 import { Intake, MAX_UNFLUSHED_REFUSALS } from './intake.js';
-import { createWorld, DEVICE_TOPIC, START, type World } from './test-world.js';
 
 /**
  * When `handleRequest` resolves (and so when the MQTT client acknowledges): a message

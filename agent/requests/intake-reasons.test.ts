@@ -1,6 +1,14 @@
 import nacl from 'tweetnacl';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  createWorld,
+  DEVICE,
+  DEVICE_TOPIC,
+  START,
+  type World,
+  type WorldOptions,
+} from '../test-support/intake-world.js';
+import {
   buildDelegation,
   buildRevocations,
   requestTopics,
@@ -8,14 +16,6 @@ import {
   subscriptionTopics,
 } from './build.js';
 import { MAX_ENVELOPE_BYTES, REJECT_REASONS, type RejectReason } from './protocol.js';
-import {
-  createWorld,
-  DEVICE,
-  DEVICE_TOPIC,
-  START,
-  type World,
-  type WorldOptions,
-} from './test-world.js';
 
 /**
  * Every reason code, triggered by a message built for it: the result names the reason,

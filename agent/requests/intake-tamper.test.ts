@@ -1,8 +1,8 @@
 import nacl from 'tweetnacl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf } from '../crypto/dsse.js';
+import { createWorld, DEVICE_TOPIC, START, type World } from '../test-support/intake-world.js';
 import { REQUEST_PAYLOAD_TYPE } from './protocol.js';
-import { createWorld, DEVICE_TOPIC, START, type World } from './test-world.js';
 
 /**
  * Tampering with anything signed — any request field, any delegation field, a signature,

@@ -6,9 +6,9 @@ import nacl from 'tweetnacl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf, pae } from '../crypto/dsse.js';
 import { ed25519Sign } from '../crypto/ed25519.js';
+import { createWorld, DEVICE_TOPIC, START, type World } from '../test-support/intake-world.js';
 import type { IntakeResult } from './intake.js';
 import { REJECT_REASONS, REQUEST_PAYLOAD_TYPE } from './protocol.js';
-import { createWorld, DEVICE_TOPIC, START, type World } from './test-world.js';
 
 /**
  * Fuzzing the intake with fast-check: random messages, then structure-aware mutations of

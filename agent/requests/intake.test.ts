@@ -1,9 +1,9 @@
 import nacl from 'tweetnacl';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createWorld, DEVICE_TOPIC, START, type World } from '../test-support/intake-world.js';
 import { buildDelegation, newRequestId } from './build.js';
 import { requestPinOwner } from './footage.js';
 import { CLOCK_SKEW_MS, MAX_ENVELOPE_BYTES } from './protocol.js';
-import { createWorld, DEVICE_TOPIC, START, type World } from './test-world.js';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;

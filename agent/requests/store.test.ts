@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UserError } from '../errors.js';
+import { createWorld, DEVICE_TOPIC, START, type World } from '../test-support/intake-world.js';
 import { buildRevocations } from './build.js';
 import { requestPinOwner } from './footage.js';
-import { createWorld, DEVICE_TOPIC, START, type World } from './test-world.js';
 
 const HOUR = 3600_000;
 

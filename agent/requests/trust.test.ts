@@ -1,9 +1,9 @@
 import nacl from 'tweetnacl';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keyIdOf } from '../crypto/dsse.js';
+import { createWorld, START, type World } from '../test-support/intake-world.js';
 import { buildDelegation, buildRevocations, signStatement } from './build.js';
 import { DELEGATION_PAYLOAD_TYPE, MAX_REVOCATION_BYTES } from './protocol.js';
-import { createWorld, START, type World } from './test-world.js';
 import { TrustState } from './trust.js';
 
 const DAY = 24 * 3600_000;

@@ -4,6 +4,7 @@ import nacl from 'tweetnacl';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DeviceKeys } from '../crypto/device-keys.js';
 import type { DsseEnvelope } from '../crypto/dsse.js';
+import { type SealKit, sealKit } from '../test-support/seal-kit.js';
 import {
   buildCustodyRecord,
   type CustodyFacts,
@@ -15,7 +16,6 @@ import {
   writeCustody,
 } from './custody.js';
 import { makeCustodyProof, verifyCustodyProof } from './custody-proof.js';
-import { type SealKit, sealKit } from './test-kit.js';
 
 const REQUEST_A = 'AAAAAAAAAAAAAAAAAAAAAA';
 const REQUEST_B = 'BBBBBBBBBBBBBBBBBBBBBB';

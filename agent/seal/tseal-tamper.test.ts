@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import nacl from 'tweetnacl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SealedFixture, type SealKit, sealKit } from './test-kit.js';
+import { type SealedFixture, type SealKit, sealKit } from '../test-support/seal-kit.js';
 import { openSealedBytes, openSealedFile, SealError, sealFile } from './tseal.js';
 
 /**

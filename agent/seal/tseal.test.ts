@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import nacl from 'tweetnacl';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type SealKit, sealKit, sha256 } from './test-kit.js';
+import { type SealKit, sealKit, sha256 } from '../test-support/seal-kit.js';
 import { CHUNK_BYTES, openSealedBytes, openSealedFile, SealError, sealFile } from './tseal.js';
 import { FIXED_HEADER_BYTES } from './tseal-format.js';
 

@@ -9,8 +9,8 @@ import { writePublicFile, writeSecretFile } from '../../agent/crypto/key-files.j
 import { ThresholdError } from '../../agent/errors.js';
 import { type CustodyFacts, writeCustody } from '../../agent/seal/custody.js';
 import { makeCustodyProof } from '../../agent/seal/custody-proof.js';
-import { type SealKit, sealKit } from '../../agent/seal/test-kit.js';
 import type { SealResult } from '../../agent/seal/tseal.js';
+import { type SealKit, sealKit } from '../../agent/test-support/seal-kit.js';
 import { registerOpen } from './open.js';
 
 const REQUEST = 'AAAAAAAAAAAAAAAAAAAAAA';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import nacl from 'tweetnacl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSecretFile } from '../../agent/crypto/key-files.js';
-import { type SealKit, sealKit } from '../../agent/seal/test-kit.js';
+import { type SealKit, sealKit } from '../../agent/test-support/seal-kit.js';
 
 /**
  * The independent opener (libsodium through PyNaCl, written from the format text) opens

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { keyIdOf, pae } from '../../agent/crypto/dsse.js';
 import { ed25519PublicKey, ed25519Verify } from '../../agent/crypto/ed25519.js';
 import { buildDelegation, buildRequest, buildRevocations } from '../../agent/requests/build.js';
-import { createWorld, DEVICE_TOPIC } from '../../agent/requests/test-world.js';
+import { createWorld, DEVICE_TOPIC } from '../../agent/test-support/intake-world.js';
 import { makeVectors, VECTOR_TIME, VECTORS_FILE } from './make-vectors.js';
 
 /**

@@ -10,13 +10,18 @@ import { Database } from '../db/database.js';
 import { createLogger } from '../log.js';
 import { Pins } from '../recording/pins.js';
 import { SegmentIndex } from '../recording/segment-index.js';
-import { type BuiltRequest, buildDelegation, buildRequest, type RequestInput } from './build.js';
-import { ClockFloor } from './clock-floor.js';
-import { footageIndexOf } from './footage.js';
-import { Intake } from './intake.js';
-import { REQUEST_TOPIC_PREFIX } from './protocol.js';
-import { RequestStore } from './store.js';
-import { TrustState } from './trust.js';
+import {
+  type BuiltRequest,
+  buildDelegation,
+  buildRequest,
+  type RequestInput,
+} from '../requests/build.js';
+import { ClockFloor } from '../requests/clock-floor.js';
+import { footageIndexOf } from '../requests/footage.js';
+import { Intake } from '../requests/intake.js';
+import { REQUEST_TOPIC_PREFIX } from '../requests/protocol.js';
+import { RequestStore } from '../requests/store.js';
+import { TrustState } from '../requests/trust.js';
 
 /**
  * A device with real parts on an SQLite database in a temp directory, trust roots, one

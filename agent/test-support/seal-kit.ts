@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nacl from 'tweetnacl';
-import { type SealResult, sealFile } from './seal-file.js';
+import { type SealResult, sealFile } from '../seal/seal-file.js';
 
 /** Shared set-up for the seal tests: a temp dir, a recipient, and sealed fixtures. */
 export interface SealKit {
