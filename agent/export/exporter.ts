@@ -14,6 +14,7 @@ import {
   ExportError,
   type ExportRequest,
   type ExportResult,
+  exportCancelled,
   type RawAudioFormat,
 } from './types.js';
 import { type ClipExpectation, checkClip, layoutProblems } from './verify.js';
@@ -96,11 +97,7 @@ export class Exporter {
             signal,
           )
         : undefined;
-      if (signal?.aborted) {
-        throw new ExportError('export_cancelled', 'the export was cancelled', {
-          cause: signal.reason,
-        });
-      }
+      if (signal?.aborted) throw exportCancelled(signal);
       // Footage is the owner's: whichever way it was cut, only they can read the clip.
       await chmod(clip, 0o600);
       await rename(clip, output);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { MediaToolError } from '../errors.js';
-import { ExportError } from './types.js';
+import { exportCancelled } from './types.js';
 
 const STDERR_TAIL_BYTES = 4096;
 
@@ -32,7 +32,7 @@ export function runMediaTool(
   options: RunToolOptions = {},
 ): Promise<string> {
   const { signal, onLine } = options;
-  if (signal?.aborted) return Promise.reject(cancelled(signal));
+  if (signal?.aborted) return Promise.reject(exportCancelled(signal));
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     options.onSpawn?.(child.pid);
@@ -68,7 +68,7 @@ export function runMediaTool(
     child.once('close', (code, killedBy) => {
       signal?.removeEventListener('abort', onAbort);
       void stdoutDone.then(() => {
-        if (signal?.aborted) reject(cancelled(signal));
+        if (signal?.aborted) reject(exportCancelled(signal));
         else if (spawnError) {
           reject(new MediaToolError(`cannot run ${command}: ${spawnError.message}`, stderr));
         } else if (code !== 0) {
@@ -80,10 +80,6 @@ export function runMediaTool(
       });
     });
   });
-}
-
-function cancelled(signal: AbortSignal): ExportError {
-  return new ExportError('export_cancelled', 'the export was cancelled', { cause: signal.reason });
 }
 
 function lastLine(text: string): string {

@@ -75,3 +75,8 @@ export class ExportError extends ThresholdError {
     super(code, message, options);
   }
 }
+
+/** The error an export ends with once its signal is aborted. */
+export function exportCancelled(signal: AbortSignal): ExportError {
+  return new ExportError('export_cancelled', 'the export was cancelled', { cause: signal.reason });
+}

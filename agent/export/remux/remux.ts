@@ -9,7 +9,7 @@ import {
 } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Piece } from '../plan.js';
-import { ExportError } from '../types.js';
+import { ExportError, exportCancelled } from '../types.js';
 import { RemuxUnsupported } from './errors.js';
 import {
   annexBNals,
@@ -222,11 +222,7 @@ function writeAll(fd: number, parts: Buffer[], position: number): void {
 /** Between segments: the event loop's turn, then stop if the export was cancelled. */
 async function step(signal: AbortSignal | undefined): Promise<void> {
   await nextTurn();
-  if (signal?.aborted) {
-    throw new ExportError('export_cancelled', 'the export was cancelled', {
-      cause: signal.reason,
-    });
-  }
+  if (signal?.aborted) throw exportCancelled(signal);
 }
 
 /** Reads whole segment files into one buffer, grown to the largest. */
