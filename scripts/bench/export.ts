@@ -34,13 +34,21 @@ const BASE = Date.UTC(2026, 0, 31, 12, 0, 0);
 const FROM = BASE + 3_300;
 const TO = FROM + 60_000;
 
-async function timed(runs: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
-  await fn(-1); // warm: page cache, shared libraries
+/**
+ * Times `fn` `runs` times after one untimed run (page cache, shared libraries). `prepare`
+ * runs before each, outside the timing: removing the last output, warming a check.
+ */
+async function timed(
+  runs: number,
+  fn: () => Promise<unknown>,
+  prepare: () => Promise<unknown> = async () => {},
+): Promise<number[]> {
   const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
+  for (let i = -1; i < runs; i++) {
+    await prepare();
     const start = performance.now();
-    await fn(i);
-    times.push(performance.now() - start);
+    await fn();
+    if (i >= 0) times.push(performance.now() - start);
   }
   return times;
 }
@@ -79,11 +87,14 @@ async function main(): Promise<void> {
     const clip = (name: string) => join(out, `${name}.mp4`);
     const fresh = async (path: string) => rm(path, { force: true });
 
-    const cp = await timed(RUNS, async () => {
-      await rm(join(out, 'cp'), { recursive: true, force: true });
-      await mkdir(join(out, 'cp'));
-      await run('cp', [...covering.map((row) => row.path), join(out, 'cp')]);
-    });
+    const cp = await timed(
+      RUNS,
+      () => run('cp', [...covering.map((row) => row.path), join(out, 'cp')]),
+      async () => {
+        await rm(join(out, 'cp'), { recursive: true, force: true });
+        await mkdir(join(out, 'cp'));
+      },
+    );
     const fastExport = () =>
       exporter.export({
         segments: rows,
@@ -92,60 +103,58 @@ async function main(): Promise<void> {
         output: clip('fast'),
         mode: 'fast',
       });
-    const fast = await timed(RUNS, async () => {
-      await fresh(clip('fast'));
-      await fastExport();
-    });
+    const fast = await timed(RUNS, fastExport, () => fresh(clip('fast')));
     // Warm: a spare ffprobe has loaded before the clock starts (outside the timing).
-    const fastWarm: number[] = [];
-    for (let i = -1; i < RUNS; i++) {
+    const fastWarm = await timed(RUNS, fastExport, async () => {
       await fresh(clip('fast'));
       exporter.warm();
       await exporter.warmed();
-      const start = performance.now();
-      await fastExport();
-      if (i >= 0) fastWarm.push(performance.now() - start);
-    }
+    });
     // The fast export's parts: the in-process remux alone; ffmpeg's remux of the same range
     // (what the fast path used before, and still uses with audio); the ffprobe check alone.
-    const remuxOnly = await timed(RUNS, async () => {
-      await fresh(clip('remux'));
-      await remuxClip({ pieces: plan.pieces, durationS: plan.durationS, output: clip('remux') });
-    });
+    const remuxOnly = await timed(
+      RUNS,
+      () => remuxClip({ pieces: plan.pieces, durationS: plan.durationS, output: clip('remux') }),
+      () => fresh(clip('remux')),
+    );
     const video = await footageInput(plan.pieces, out, -(plan.pieces[0]?.offsetS ?? 0));
-    const ffmpegMux = await timed(RUNS, async () => {
-      await fresh(clip('mux'));
-      const args = muxArgs({
-        video,
-        durationS: plan.durationS,
-        output: clip('mux'),
-        moovBytes: moovReserve(plan.durationS, false),
-      });
-      await runMediaTool('ffmpeg', args);
+    const muxed = muxArgs({
+      video,
+      durationS: plan.durationS,
+      output: clip('mux'),
+      moovBytes: moovReserve(plan.durationS, false),
     });
+    const ffmpegMux = await timed(
+      RUNS,
+      () => runMediaTool('ffmpeg', muxed),
+      () => fresh(clip('mux')),
+    );
     const probeOnly = await timed(RUNS, () => probeClip('ffprobe', clip('fast')));
     // What no ffmpeg run can go below: loading the program and its shared libraries.
     const startup = await timed(RUNS, () => runMediaTool('ffmpeg', ['-hide_banner', '-version']));
-    const exact = await timed(RUNS, async () => {
-      await fresh(clip('exact'));
-      await exporter.export({
-        segments: rows,
-        fromMs: FROM,
-        toMs: TO,
-        output: clip('exact'),
-        mode: 'exact',
-      });
-    });
+    const exact = await timed(
+      RUNS,
+      () =>
+        exporter.export({
+          segments: rows,
+          fromMs: FROM,
+          toMs: TO,
+          output: clip('exact'),
+          mode: 'exact',
+        }),
+      () => fresh(clip('exact')),
+    );
     const list = await listInput(pieceEntries(plan.pieces), out, video.offsetS, 'all.ffconcat');
-    const reencode = await timed(REENCODE_RUNS, async () => {
-      await fresh(join(out, 'reencode.ts'));
-      const args = reencodeArgs({
-        video: list,
-        durationS: plan.durationS,
-        output: join(out, 'reencode.ts'),
-      });
-      await runMediaTool('ffmpeg', args);
+    const reencoded = reencodeArgs({
+      video: list,
+      durationS: plan.durationS,
+      output: join(out, 'reencode.ts'),
     });
+    const reencode = await timed(
+      REENCODE_RUNS,
+      () => runMediaTool('ffmpeg', reencoded),
+      () => fresh(join(out, 'reencode.ts')),
+    );
 
     const cpMs = median(cp);
     const fastMs = median(fast);
