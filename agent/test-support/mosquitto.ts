@@ -142,6 +142,8 @@ export class Mosquitto {
       ...(this.options.extraConfig ?? []),
     ];
     await writeFile(confPath, `${lines.join('\n')}\n`);
+    // Measured before the start: a quick broker can log "running" before a later look.
+    const started = this.logText().length;
     const child = spawn(MOSQUITTO_PATH, ['-c', confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     this.#output = '';
@@ -151,8 +153,8 @@ export class Mosquitto {
         this.#output += chunk;
       });
     }
-    const started = this.logText().length;
-    const deadline = Date.now() + 5000;
+    // Generous: with recorders and encoders busy on both cores a restart has taken > 5 s.
+    const deadline = Date.now() + 15_000;
     // Mosquitto logs "mosquitto version X running" once bound, and exits with an error
     // line if the port is taken.
     while (!/version \S+ running/.test(this.logText().slice(started))) {
@@ -161,7 +163,7 @@ export class Mosquitto {
           `mosquitto exited: ${this.#output.trim()} ${this.logText().slice(started)}`,
         );
       }
-      if (Date.now() > deadline) throw new Error('mosquitto did not start within 5 s');
+      if (Date.now() > deadline) throw new Error('mosquitto did not start within 15 s');
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
