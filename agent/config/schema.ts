@@ -58,6 +58,12 @@ const cameraSchema = z.discriminatedUnion('source', [
   }),
 ]);
 
+/** Whether `HOST:PORT` names a loopback host: only this device can reach it. */
+export function isLoopbackListen(listen: string): boolean {
+  const host = listen.slice(0, listen.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 export const configSchema = z.strictObject({
   dataDir: z.string().min(1, { message: 'must not be empty' }),
   device: z.strictObject({
@@ -136,14 +142,31 @@ export const configSchema = z.strictObject({
       maxPromptsPerAgencyPerWeek: z.number().int().min(0).max(1000).default(3),
       maxPending: z.number().int().min(1).max(10_000).default(200),
       blockedAgencies: z.array(z.string()).default([]),
+      /** No community requests at all: the device does not even subscribe. */
+      requestsOff: z.boolean().default(false),
     })
     .prefault({}),
   ui: z
     .strictObject({
+      /** HOST:PORT, or [IPv6]:PORT. Port 0 picks a free one (tests). */
       listen: z
         .string()
-        .regex(/^[^\s:]+:\d{1,5}$/, { message: 'must be HOST:PORT' })
+        .regex(/^([^\s:[\]]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/, { message: 'must be HOST:PORT' })
+        .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, {
+          message: 'the port must be at most 65535',
+        })
         .default('127.0.0.1:8470'),
+      /** PEM files; required to listen beyond loopback (the session cookie crosses the LAN). */
+      tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+      /** Further host names the page is reached by (e.g. "doorbell.local"); others get 421. */
+      hosts: z
+        .array(z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, { message: 'must be a host name' }))
+        .max(16)
+        .default([]),
+    })
+    .refine((ui) => ui.tls !== undefined || isLoopbackListen(ui.listen), {
+      message: 'required when ui.listen is not a loopback address (127.0.0.1, ::1, localhost)',
+      path: ['tls'],
     })
     .prefault({}),
   ffmpeg: z

@@ -60,6 +60,10 @@ function delegation(world: World, overrides: Partial<Parameters<typeof buildDele
 }
 
 const CASES: Record<RejectReason, Case> = {
+  requests_off: {
+    options: { policy: { requestsOff: true } },
+    make: async (w) => at(w.request().bytes),
+  },
   too_large: {
     make: async (w) => at(Buffer.concat([w.request().bytes, Buffer.alloc(MAX_ENVELOPE_BYTES)])),
   },

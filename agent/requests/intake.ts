@@ -26,6 +26,8 @@ export { MAX_UNFLUSHED_REFUSALS } from './unflushed-refusals.js';
  * The device's judge of community requests (DESIGN.md, "Community request protocol").
  * Checks run cheapest first and the first failure is the reason in the audit log:
  *
+ *   here:     requests_off (the owner turned requests off; the device unsubscribes too, so
+ *             this only meets a message already on its way)
  *   parse.ts: too_large, not_json, schema, unsupported_version
  *   here:     wrong_topic, expired, not_yet_valid, duplicate, delegation_invalid,
  *             delegation_expired, revoked, bad_signature   (at most one Ed25519 check for
@@ -73,6 +75,8 @@ export type IntakeResult =
 
 export interface IntakeDeps {
   config: Pick<Config, 'device' | 'policy'>;
+  /** The owner's effective policy (the file's, overridden on the page); else `config.policy`. */
+  policy?: { current(): Config['policy'] };
   /** The clock that never goes back: judges expiry and not-before. */
   floor: ClockFloor;
   footage: FootageIndex;
@@ -94,16 +98,26 @@ export class Intake {
   #tail: Promise<unknown> = Promise.resolve();
   readonly #unflushed: UnflushedRefusals;
   readonly #seen: SeenRequests;
-  /** The 4-character cells the device subscribes to (DESIGN.md: 1 to 4 of them). */
-  readonly #cells: ReadonlySet<string>;
+  /** The 4-character cells the device subscribes to (DESIGN.md: 1 to 4 of them), by radius. */
+  #cells: { radiusM: number; cells: ReadonlySet<string> } | undefined;
 
   constructor(private readonly deps: IntakeDeps) {
     this.#seen = new SeenRequests({ audit: deps.audit, clock: deps.floor });
     this.#unflushed = new UnflushedRefusals({ log: deps.log });
-    const { location } = deps.config.device;
-    this.#cells = new Set(
-      cellsTouching({ ...location, radiusM: deps.config.policy.maxRadiusM }, TOPIC_GEOHASH_LENGTH),
-    );
+  }
+
+  #policy(): Config['policy'] {
+    return this.deps.policy?.current() ?? this.deps.config.policy;
+  }
+
+  #subscribedCells(): ReadonlySet<string> {
+    const radiusM = this.#policy().maxRadiusM;
+    if (this.#cells?.radiusM !== radiusM) {
+      const { location } = this.deps.config.device;
+      const cells = new Set(cellsTouching({ ...location, radiusM }, TOPIC_GEOHASH_LENGTH));
+      this.#cells = { radiusM, cells };
+    }
+    return this.#cells.cells;
   }
 
   /**
@@ -149,6 +163,7 @@ export class Intake {
   }
 
   async #handle(topic: string, message: Buffer): Promise<Decided> {
+    if (this.#policy().requestsOff) return this.#refuseUnverified({ reason: 'requests_off' });
     const parsed = parseRequestMessage(message);
     if (parsed.kind === 'rejected') {
       const detail: Record<string, unknown> = {};
@@ -193,7 +208,7 @@ export class Intake {
     const cell = topic.startsWith(REQUEST_TOPIC_PREFIX)
       ? topic.slice(REQUEST_TOPIC_PREFIX.length)
       : '';
-    if (!this.#cells.has(cell) || !cellTouchesCircle(cell, payload.area)) {
+    if (!this.#subscribedCells().has(cell) || !cellTouchesCircle(cell, payload.area)) {
       return { reason: 'wrong_topic', detail: { topic: printable(topic.slice(0, 100)) } };
     }
     const { floor } = this.deps;
@@ -245,7 +260,10 @@ export class Intake {
 
   /** The scope checks (scope.ts), then window_beyond_retention. */
   async #scope({ payload, delegation: { delegation } }: Verified): Promise<Refusal> {
-    const refusal = scopeRefusal(payload, delegation, this.deps.config);
+    const refusal = scopeRefusal(payload, delegation, {
+      device: this.deps.config.device,
+      policy: this.#policy(),
+    });
     if (refusal) return refusal;
     const oldest = await this.deps.footage.oldestStart();
     if (oldest === null || payload.window.end <= oldest) {
@@ -256,7 +274,7 @@ export class Intake {
 
   /** agency_blocked, rate_limited. */
   async #limits({ payload }: Verified): Promise<Refusal> {
-    const { policy } = this.deps.config;
+    const policy = this.#policy();
     if (policy.blockedAgencies.includes(payload.agencyId)) return { reason: 'agency_blocked' };
     const prompts = await this.deps.store.promptsThisWeek(payload.agencyId);
     if (prompts >= policy.maxPromptsPerAgencyPerWeek) {

@@ -30,6 +30,7 @@ export const MAX_AREA_RADIUS_M = 50_000;
 
 /** Why a request was refused, in the order the checks run (cheapest first). */
 export const REJECT_REASONS = [
+  'requests_off',
   'too_large',
   'not_json',
   'schema',

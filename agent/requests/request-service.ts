@@ -12,6 +12,7 @@ import { subscriptionTopics } from './build.js';
 import { ClockFloor } from './clock-floor.js';
 import type { FootageIndex } from './footage.js';
 import { Intake, type IntakeResult } from './intake.js';
+import { type PolicyChanged, PolicySource } from './policy-source.js';
 import { REQUEST_TOPIC_PREFIX, REVOCATION_TOPIC } from './protocol.js';
 import { RequestStore } from './store.js';
 import { TrustState } from './trust.js';
@@ -50,8 +51,12 @@ export class RequestService implements Service {
   readonly store: RequestStore;
   readonly trust: TrustState;
   readonly intake: Intake;
+  /** The owner's effective policy (the file's, overridden on the owner's page). */
+  readonly policy: PolicySource;
   #broker: EmbeddedBroker | undefined;
   #subscriber: MqttSubscriber | undefined;
+  #brokerUrl: string | undefined;
+  #resubscribing: Promise<void> = Promise.resolve();
   #stopping = new AbortController();
   #loops: Promise<void>[] = [];
   readonly #log: Logger;
@@ -65,8 +70,10 @@ export class RequestService implements Service {
     this.audit = new AuditLog(db, this.floor);
     this.store = new RequestStore({ db, footage, clock: this.floor, audit: this.audit });
     this.trust = new TrustState({ db, config });
+    this.policy = new PolicySource({ db, audit: this.audit, clock, file: config.policy });
     this.intake = new Intake({
       config,
+      policy: this.policy,
       floor: this.floor,
       footage,
       audit: this.audit,
@@ -91,6 +98,7 @@ export class RequestService implements Service {
     const stopping = this.#stopping.signal;
     signal.addEventListener('abort', () => this.#stopping.abort(), { once: true });
     await this.floor.load();
+    await this.policy.load();
     await this.trust.load();
     await this.store.reconcilePins();
     this.#loops.push(this.#expiryLoop(stopping));
@@ -109,10 +117,34 @@ export class RequestService implements Service {
         this.#log.error({ err: errorMessage(err) }, 'community requests could not start');
       }),
     );
+    this.policy.on('change', this.#onPolicy);
   }
 
+  /**
+   * The owner turned requests off or on, or changed the radius: subscribe anew. Off, the
+   * device keeps only the revocation topic and unsubscribes the request cells, so the
+   * broker queues nothing for it (its session outlives a disconnect by 7 days).
+   */
+  readonly #onPolicy = ({ before, after }: PolicyChanged) => {
+    if (before.requestsOff === after.requestsOff && before.maxRadiusM === after.maxRadiusM) return;
+    const subscriber = this.#subscriber;
+    if (!subscriber) return;
+    this.#subscriber = undefined;
+    const stopping = this.#stopping.signal;
+    this.#resubscribing = this.#resubscribing
+      .then(async () => {
+        await subscriber.stop();
+        if (!stopping.aborted) await this.#subscribe(this.#brokerUrl ?? '', stopping);
+      })
+      .catch((err: unknown) => {
+        this.#log.error({ err: errorMessage(err) }, 'subscribing anew failed');
+      });
+  };
+
   async stop(): Promise<void> {
+    this.policy.off('change', this.#onPolicy);
     this.#stopping.abort();
+    await this.#resubscribing;
     await Promise.all(this.#loops);
     this.#loops = [];
     await this.#subscriber?.stop();
@@ -143,10 +175,24 @@ export class RequestService implements Service {
       if (!this.#broker) return;
       url = this.#broker.url;
     }
-    const { dataDir, device, policy } = this.deps.config;
+    this.#brokerUrl = url;
+    await this.#subscribe(url, signal);
+  }
+
+  /** Subscribes to the cells of the owner's current policy (none when requests are off). */
+  async #subscribe(url: string, signal: AbortSignal): Promise<void> {
+    const mqtt = this.deps.config.mqtt;
+    if (!mqtt) return;
+    const { dataDir, device } = this.deps.config;
     const state = await loadClientState(dataDir);
-    const topics = [...subscriptionTopics(device.location, policy.maxRadiusM), REVOCATION_TOPIC];
+    // Read after the last await: a change from here on finds `#subscriber` set and resubscribes.
+    const policy = this.policy.current();
+    const topics = [
+      ...(policy.requestsOff ? [] : subscriptionTopics(device.location, policy.maxRadiusM)),
+      REVOCATION_TOPIC,
+    ];
     if (signal.aborted) return;
+    if (policy.requestsOff) this.#log.info('requests are off: only revocations are subscribed');
     this.#subscriber = new MqttSubscriber({
       url,
       clientId: state.clientId,
