@@ -157,6 +157,9 @@ const requestId = z
     message: 'must be 16 bytes in canonical base64url',
   });
 
+/** The same checks for ids that arrive elsewhere (the owner's page, the CLI). */
+export { agencyId as agencyIdSchema, requestId as requestIdSchema };
+
 const httpsUrl = z
   .string()
   .max(2048)
