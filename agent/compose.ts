@@ -24,6 +24,8 @@ import { footageIndexOf } from './requests/footage.js';
 import { createRequestService, type RequestService } from './requests/request-service.js';
 import { AgentState } from './state.js';
 
+export { type DeviceParts, openDeviceParts, withDeviceParts } from './parts.js';
+
 /** The hardware the agent runs on; tests pass their own. */
 export interface Hardware {
   clock: Clock;

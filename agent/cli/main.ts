@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, ThresholdError, UserError } from '../errors.js';
 import { registerAudit } from './commands/audit.js';
+import { registerClips } from './commands/clips.js';
 import { registerCustody } from './commands/custody.js';
 import { registerDecline } from './commands/decline.js';
 import { registerDemo } from './commands/demo.js';
@@ -9,7 +10,9 @@ import { registerPair } from './commands/pair.js';
 import { registerRequests } from './commands/requests.js';
 import { registerRun } from './commands/run.js';
 import { registerSegments } from './commands/segments.js';
+import { registerShare } from './commands/share.js';
 import { registerStatus } from './commands/status.js';
+import { registerUploads } from './commands/uploads.js';
 import { type CliContext, defaultContext } from './context.js';
 
 /**
@@ -29,6 +32,9 @@ export function buildProgram(ctx: CliContext): Command {
   registerSegments(program, ctx);
   registerCustody(program, ctx);
   registerRequests(program, ctx);
+  registerClips(program, ctx);
+  registerShare(program, ctx);
+  registerUploads(program, ctx);
   registerDecline(program, ctx);
   registerAudit(program, ctx);
   registerExport(program, ctx);

@@ -8,7 +8,8 @@ import type { ExportResult } from './types.js';
 export interface SealClipInput {
   /** The plaintext MP4 the export wrote (and checked). */
   clip: string;
-  exported: ExportResult;
+  /** What the cut used (an `ExportResult`, or its facts kept across a restart). */
+  exported: Pick<ExportResult, 'mode' | 'audio'> & { segments: readonly { sha256: string }[] };
   /** The sealed file to write; the custody record goes beside it (`<output>.custody`). */
   output: string;
   /** The request's X25519 box public key. */

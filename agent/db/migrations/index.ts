@@ -1,5 +1,6 @@
 import { recording } from './001-recording.js';
 import { requests } from './002-requests.js';
+import { share } from './003-share.js';
 import { ownerPage } from './004-owner-page.js';
 
 /** A schema step. Versions are consecutive; a released migration is never edited. */
@@ -10,4 +11,4 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. */
-export const MIGRATIONS: readonly Migration[] = [recording, requests, ownerPage];
+export const MIGRATIONS: readonly Migration[] = [recording, requests, share, ownerPage];
