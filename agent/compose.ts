@@ -9,10 +9,12 @@ import { LinuxStorage } from '../hal/linux/storage.js';
 import { parseMotionSchedule } from '../scripts/camera/camera-args.js';
 import type { Config } from './config/schema.js';
 import type { Database } from './db/database.js';
-import { agentPaths, openAgentDatabase } from './db/open.js';
+import { agentPaths } from './db/open.js';
+import { AgentEvents } from './events.js';
 import { IndicatorController } from './indicator-controller.js';
 import type { Service } from './lifecycle.js';
 import type { Logger } from './log.js';
+import { type DeviceParts, openDeviceParts } from './parts.js';
 import { MotionStore } from './recording/motion-store.js';
 import { Pins } from './recording/pins.js';
 import { probeDurationSeconds } from './recording/probe.js';
@@ -22,7 +24,10 @@ import { SegmentIndex } from './recording/segment-index.js';
 import { SegmentStore } from './recording/segment-store.js';
 import { footageIndexOf } from './requests/footage.js';
 import { createRequestService, type RequestService } from './requests/request-service.js';
+import type { Consent } from './share/consent.js';
 import { AgentState } from './state.js';
+import { createOwnerPage } from './ui/create.js';
+import type { OwnerPage } from './ui/owner-page.js';
 
 export { type DeviceParts, openDeviceParts, withDeviceParts } from './parts.js';
 
@@ -67,22 +72,32 @@ export function hardwareFor(config: Config): Hardware {
 export class Agent {
   readonly #started: Service[] = [];
 
+  readonly db: Database;
+  readonly consent: Consent;
+
   private constructor(
-    readonly db: Database,
+    private readonly parts: DeviceParts,
     readonly recorder: Recorder,
     readonly requests: RequestService,
+    readonly events: AgentEvents,
+    readonly page: OwnerPage,
     private readonly services: readonly Service[],
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.db = parts.db;
+    this.consent = parts.consent;
+  }
 
   static async create(
     config: Config,
     hardware: Hardware,
     log: Logger,
-    options: { embeddedBrokerPort?: number } = {},
+    options: { embeddedBrokerPort?: number; uiRetry?: { baseMs: number; maxMs: number } } = {},
   ): Promise<Agent> {
     const paths = agentPaths(config.dataDir);
-    const db = await openAgentDatabase(config);
+    const events = new AgentEvents();
+    const parts = await openDeviceParts(config, { log, clock: hardware.clock, events });
+    const { db } = parts;
     const state = new AgentState(db);
     const store = new SegmentStore(db, hardware.storage, paths.segments, (file) =>
       probeDurationSeconds(config.ffmpeg.ffprobePath, file),
@@ -125,8 +140,10 @@ export class Agent {
       ...(options.embeddedBrokerPort !== undefined
         ? { embeddedPort: options.embeddedBrokerPort }
         : {}),
+      shared: { floor: parts.floor, audit: parts.audit, store: parts.requests },
+      events,
       onResult: (result) => {
-        if (result.kind === 'pending') void indicator?.refresh();
+        if (result.kind === 'pending') events.emit('requests', { requestId: result.requestId });
       },
     });
     indicator = new IndicatorController({
@@ -135,7 +152,26 @@ export class Agent {
       recorderStatus: () => recorder.status(),
       pendingCount: () => requests.store.pendingCount(),
     });
-    return new Agent(db, recorder, requests, [recorder, requests, indicator], log);
+    // A request that arrives, is decided or expires changes what the indicator shows.
+    events.on('requests', () => void indicator?.refresh());
+    const page = createOwnerPage({
+      config,
+      parts,
+      consent: parts.consent,
+      policy: requests.policy,
+      events,
+      log,
+      ...(options.uiRetry ? { retry: options.uiRetry } : {}),
+    });
+    return new Agent(
+      parts,
+      recorder,
+      requests,
+      events,
+      page,
+      [recorder, requests, indicator, page],
+      log,
+    );
   }
 
   async start(signal: AbortSignal): Promise<void> {
@@ -155,6 +191,6 @@ export class Agent {
       }
     }
     this.#started.length = 0;
-    await this.db.close();
+    await this.parts.close();
   }
 }

@@ -3,6 +3,7 @@ import { AuditLog } from '../audit/audit-log.js';
 import type { Config } from '../config/schema.js';
 import type { Database } from '../db/database.js';
 import { errorMessage } from '../errors.js';
+import type { AgentEvents } from '../events.js';
 import { backoffMs, delay, type Service } from '../lifecycle.js';
 import type { Logger } from '../log.js';
 import { type InboundMessage, MqttSubscriber } from '../mqtt/client.js';
@@ -42,6 +43,8 @@ export interface RequestServiceDeps {
   backoff?: { baseMs: number; maxMs: number };
   /** Told of every intake outcome (the indicator and the UI listen). */
   onResult?: (result: IntakeResult) => void;
+  /** Told when pending requests expire (the owner's page and the indicator listen). */
+  events?: AgentEvents;
   /** The agent's own clock floor, audit log and store (made here when absent). */
   shared?: { floor: ClockFloor; audit: AuditLog; store: RequestStore };
 }
@@ -252,6 +255,7 @@ export class RequestService implements Service {
       try {
         const expired = await this.store.expireDue();
         if (expired.length > 0) this.#log.info({ count: expired.length }, 'requests expired');
+        for (const requestId of expired) this.deps.events?.emit('requests', { requestId });
       } catch (err) {
         this.#log.error({ err: errorMessage(err) }, 'expiring requests failed');
       }

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
+import { withDeviceParts } from '../../compose.js';
 import type { Config } from '../../config/schema.js';
 import { formatCode, PAIRING_CODE_TTL_MS, PairingCodes } from '../../ui/pairing.js';
 import { type CliContext, withConfigOption } from '../context.js';
 import { iso } from '../format.js';
-import { withRequestStore } from './requests.js';
 
 /**
  * `threshold pair`: a one-time code that pairs a browser with the owner's page. Run on
@@ -18,8 +18,10 @@ export function registerPair(program: Command, ctx: CliContext): void {
       .option('--json', 'print {"code", "expiresAt", "url"} as JSON'),
   ).action(async (options: { config: string; json?: boolean }) => {
     const config = await ctx.config(options.config);
-    const issued = await withRequestStore(config, ({ db, audit }) =>
-      new PairingCodes({ db, audit }).issue(Date.now()),
+    const issued = await withDeviceParts(
+      config,
+      { log: ctx.logger(config.log.level) },
+      ({ db, audit, floor }) => new PairingCodes({ db, audit }).issue(floor.now()),
     );
     const url = pageUrl(config);
     if (options.json) {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { type DeviceParts, withDeviceParts } from '../../compose.js';
 import type { RecorderStatus } from '../../state.js';
+import { UI_STATE_KEY, type UiStatus } from '../../ui/owner-page.js';
 import { type CliContext, withConfigOption } from '../context.js';
 import { formatBytes, iso } from '../format.js';
 
@@ -21,6 +22,12 @@ export interface StatusReport {
   gaps: number;
   motionEvents: number;
   lastError: { at: string; message: string } | null;
+  /** The owner's page: where it listens, or why it cannot (null before it first started). */
+  page: {
+    state: UiStatus['state'];
+    url: string | null;
+    lastError: { at: string; message: string } | null;
+  } | null;
 }
 
 export function registerStatus(program: Command, ctx: CliContext): void {
@@ -49,6 +56,7 @@ export async function statusReport(
   now: number,
 ): Promise<StatusReport> {
   const recorder = await state.get<RecorderStatus>('recorder');
+  const page = await state.get<UiStatus>(UI_STATE_KEY);
   const summary = await segments.summary();
   const gaps = await db.get<{ n: number }>(
     "SELECT COUNT(*) AS n FROM recorder_runs WHERE end_reason IS NOT NULL AND end_reason NOT IN ('stopped', 'agent_stopped', 'paused')",
@@ -78,6 +86,15 @@ export async function statusReport(
     lastError: recorder?.lastError
       ? { at: iso(recorder.lastError.at), message: recorder.lastError.message }
       : null,
+    page: page
+      ? {
+          state: page.state,
+          url: page.url ?? null,
+          lastError: page.lastError
+            ? { at: iso(page.lastError.at), message: page.lastError.message }
+            : null,
+        }
+      : null,
   };
 }
 
@@ -93,5 +110,11 @@ function formatStatus(report: StatusReport): string {
     `motion events:  ${report.motionEvents}`,
     `last error:     ${report.lastError ? `${report.lastError.at} ${report.lastError.message}` : 'none'}`,
   );
+  if (report.page) {
+    const { page } = report;
+    lines.push(
+      `owner page:     ${page.state === 'listening' ? `listening on ${page.url}` : page.state}${page.state === 'failing' && page.lastError ? ` (${page.lastError.at} ${page.lastError.message})` : ''}`,
+    );
+  }
   return lines.join('\n');
 }
