@@ -170,7 +170,11 @@ export class Uploader {
         { requestId: metadata.requestId, kind: metadata.kind, retry: retries, delayMs },
         `upload attempt failed: ${failure.reason}`,
       );
-      input.onRetry?.({ attempt: retries, error: attempt.error, delayMs });
+      input.onRetry?.({
+        attempt: retries,
+        error: reportable(attempt.error, failure.reason),
+        delayMs,
+      });
       await delay(delayMs, signal);
     }
   }
@@ -305,6 +309,14 @@ async function fileSize(path: string): Promise<number> {
   } catch (err) {
     throw new UploadError('upload_invalid', 'the sealed file cannot be read', { cause: err });
   }
+}
+
+/** Our own error when there is one, else the short reason (no URL, no response text). */
+function reportable(error: Error, reason: string): Error {
+  const cause = (error as { causingError?: unknown }).causingError;
+  if (error instanceof UploadError) return error;
+  if (cause instanceof UploadError) return cause;
+  return new Error(reason, { cause: error });
 }
 
 function toError(reason: unknown): Error {

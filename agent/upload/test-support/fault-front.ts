@@ -29,6 +29,8 @@ export interface RecordedRequest {
   readonly metadata: Record<string, string | null> | undefined;
   bodyBytes: number;
   status?: number;
+  /** The Upload-Offset of the receiver's answer, if any. */
+  offset?: number;
 }
 
 export interface FaultFront {
@@ -99,6 +101,8 @@ export async function startFaultFront(options: {
     });
     upstream.on('response', (answer) => {
       record.status = answer.statusCode;
+      const offset = answer.headers['upload-offset'];
+      if (typeof offset === 'string') record.offset = Number(offset);
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
     });
