@@ -156,6 +156,9 @@ const requestId = z
     message: 'must be 16 bytes in canonical base64url',
   });
 
+/** The request id validator, for the other edges that carry an id (upload metadata). */
+export const requestIdSchema = requestId;
+
 const httpsUrl = z
   .string()
   .max(2048)

@@ -3,13 +3,14 @@ import { ThresholdError, UserError } from '../../agent/errors.js';
 import { registerDelegate } from './delegate.js';
 import { registerKeygen } from './keygen.js';
 import { registerOpen } from './open.js';
+import { registerReceive } from './receive.js';
 import { registerRequest } from './request.js';
 import { registerRevoke } from './revoke.js';
 
 /**
  * `threshold-agency`: the agency side, for testers, demos and tests. Make keys, delegate
- * an agency under trust roots, sign and publish requests and revocations, open sealed
- * clips.
+ * an agency under trust roots, sign and publish requests and revocations, receive and open
+ * sealed clips.
  */
 
 /** What the agency commands need from outside; tests pass their own. */
@@ -37,6 +38,7 @@ export function buildAgencyProgram(ctx: AgencyContext): Command {
   registerRequest(program, ctx);
   registerRevoke(program, ctx);
   registerOpen(program, ctx);
+  registerReceive(program, ctx);
   return program;
 }
 

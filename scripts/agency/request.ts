@@ -24,6 +24,7 @@ import {
 import { readBoxPublicKey, readSigningKey } from './keys.js';
 import type { AgencyContext } from './main.js';
 import { publishAll } from './publish.js';
+import { recordSignedRequest } from './request-ledger.js';
 
 interface RequestOptions {
   agency: string;
@@ -142,6 +143,12 @@ export function registerRequest(program: Command, ctx: AgencyContext): void {
         );
       }
       const topics = requestTopics(area);
+      // In the ledger before anyone can see it: the receiver takes uploads for these ids only.
+      await recordSignedRequest(options.agency, {
+        id: built.id,
+        payload: Buffer.from(built.envelope.payload, 'base64'),
+        signedAt: issuedAt,
+      });
       if (publishUrl) {
         await publishAll(
           { url: publishUrl, ...(options.ca ? { caFile: options.ca } : {}) },
