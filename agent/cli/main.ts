@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, ThresholdError, UserError } from '../errors.js';
+import { agentVersion } from '../version.js';
 import { registerAudit } from './commands/audit.js';
 import { registerCustody } from './commands/custody.js';
 import { registerDecline } from './commands/decline.js';
@@ -20,6 +21,7 @@ export function buildProgram(ctx: CliContext): Command {
     .description(
       'Owner-first agent for doorbell cameras: records locally, shares only what you approve.',
     )
+    .version(agentVersion(), '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerRun(program, ctx);
