@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, ThresholdError, UserError } from '../errors.js';
+import { agentVersion } from '../version.js';
 import { registerAudit } from './commands/audit.js';
 import { registerClips } from './commands/clips.js';
 import { registerCustody } from './commands/custody.js';
@@ -24,6 +25,7 @@ export function buildProgram(ctx: CliContext): Command {
     .description(
       'Owner-first agent for doorbell cameras: records locally, shares only what you approve.',
     )
+    .version(agentVersion(), '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerRun(program, ctx);

@@ -146,6 +146,36 @@ export const configSchema = z.strictObject({
       requestsOff: z.boolean().default(false),
     })
     .prefault({}),
+  upload: z
+    .strictObject({
+      /** Bandwidth cap for uploads to agencies, bytes per second. */
+      maxBytesPerSecond: z.number().int().min(1024).optional(),
+      /** Path to a PEM file of a CA to trust besides the system's (agencies with private CAs). */
+      ca: z.string().min(1).optional(),
+      /** socks5://HOST:PORT, e.g. a local Tor: the agency sees the proxy's address, not the owner's. */
+      proxy: z
+        .string()
+        .refine(
+          (value) => {
+            try {
+              const url = new URL(value);
+              return (
+                ['socks5:', 'socks5h:'].includes(url.protocol) &&
+                url.hostname !== '' &&
+                url.port !== '' &&
+                url.pathname.replace(/^\/$/, '') === ''
+              );
+            } catch {
+              return false;
+            }
+          },
+          { message: 'must be socks5://HOST:PORT' },
+        )
+        .optional(),
+      /** An upload attempt during which no byte moves for this long is a stall: retried. */
+      idleTimeoutSeconds: z.number().min(1).max(3600).optional(),
+    })
+    .optional(),
   ui: z
     .strictObject({
       /** HOST:PORT, or [IPv6]:PORT. Port 0 picks a free one (tests). */

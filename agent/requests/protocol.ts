@@ -157,8 +157,10 @@ const requestId = z
     message: 'must be 16 bytes in canonical base64url',
   });
 
-/** The same checks for ids that arrive elsewhere (the owner's page, the CLI). */
-export { agencyId as agencyIdSchema, requestId as requestIdSchema };
+/** The request id validator, for the other edges that carry an id (upload metadata). */
+export const requestIdSchema = requestId;
+/** The agency id validator, for the owner's page (blocking an agency). */
+export const agencyIdSchema = agencyId;
 
 const httpsUrl = z
   .string()

@@ -74,30 +74,37 @@ export class Consent {
   /** Commits the approval; the share pipeline takes it from there. */
   async share(requestId: string, choice: ShareChoice): Promise<SharePlan> {
     const { requests, jobs, pins, segments, clock } = this.deps;
+    // Planned before the write lock (queries inside it would wait for it): the request's
+    // footage is pinned while it is pending, and its state and expiry are checked again
+    // inside the transaction, so the plan cannot go stale under the commit.
+    const plan = await this.plan(requestId, choice);
+    const footage = await Promise.all(
+      plan.clips.map((clip) => segments.overlapping(clip.start, clip.end)),
+    );
     const clockSync = await this.deps.clockSync();
-    let plan: SharePlan | undefined;
-    await requests.markShared(requestId, {}, async (tx, request) => {
-      // Checked again inside the write lock: the request cannot change under the plan.
-      if (request.expiresAt <= clock.now()) throw expired(request);
-      plan = this.#plan(request, choice, await this.#offersFor(request));
-      const ids = await jobs.createIn(
-        tx,
-        { requestId, decidedAt: clock.now(), clockSync, mode: choice.mode, audio: choice.audio },
-        choice,
-        plan.clips,
-      );
-      for (const [i, clip] of plan.clips.entries()) {
-        const footage = await segments.overlapping(clip.start, clip.end);
-        await pins.pin(
-          sharePinOwner(ids[i] as number),
-          footage.map((segment) => segment.id),
+    await requests.markShared(
+      requestId,
+      { clips: plan.clips.length, totalMs: plan.totalMs, mode: plan.mode, audio: plan.audio },
+      async (tx, request) => {
+        if (request.expiresAt <= clock.now()) throw expired(request);
+        const ids = await jobs.createIn(
           tx,
+          { requestId, decidedAt: clock.now(), clockSync, mode: choice.mode, audio: choice.audio },
+          choice,
+          plan.clips,
         );
-      }
-    });
+        for (const [i, id] of ids.entries()) {
+          await pins.pin(
+            sharePinOwner(id),
+            (footage[i] ?? []).map((segment) => segment.id),
+            tx,
+          );
+        }
+      },
+    );
     this.deps.events?.emit('requests', { requestId });
     this.deps.onShared?.();
-    return plan as SharePlan;
+    return plan;
   }
 
   /** The owner says no: recorded here, nothing sent anywhere (promise 2). */

@@ -1,15 +1,17 @@
 import { Command, CommanderError } from 'commander';
 import { ThresholdError, UserError } from '../../agent/errors.js';
+import { agentVersion } from '../../agent/version.js';
 import { registerDelegate } from './delegate.js';
 import { registerKeygen } from './keygen.js';
 import { registerOpen } from './open.js';
+import { registerReceive } from './receive.js';
 import { registerRequest } from './request.js';
 import { registerRevoke } from './revoke.js';
 
 /**
  * `threshold-agency`: the agency side, for testers, demos and tests. Make keys, delegate
- * an agency under trust roots, sign and publish requests and revocations, open sealed
- * clips.
+ * an agency under trust roots, sign and publish requests and revocations, receive and open
+ * sealed clips.
  */
 
 /** What the agency commands need from outside; tests pass their own. */
@@ -30,6 +32,10 @@ export function defaultAgencyContext(): AgencyContext {
 export function buildAgencyProgram(ctx: AgencyContext): Command {
   const program = new Command('threshold-agency')
     .description('Agency-side tools for Threshold community requests: keys, delegations, requests.')
+    .version(agentVersion(), '-V, --version', 'print the version')
+    // `revoke --version N` is the revocation list's version: the program's own options
+    // are read before the command only.
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerKeygen(program, ctx);
@@ -37,6 +43,7 @@ export function buildAgencyProgram(ctx: AgencyContext): Command {
   registerRequest(program, ctx);
   registerRevoke(program, ctx);
   registerOpen(program, ctx);
+  registerReceive(program, ctx);
   return program;
 }
 

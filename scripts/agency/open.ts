@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import type { DsseEnvelope } from '../../agent/crypto/dsse.js';
 import { readSecretFile } from '../../agent/crypto/key-files.js';
 import { ThresholdError, UserError } from '../../agent/errors.js';
 import {
@@ -30,12 +31,23 @@ export interface OpenSealedClipOptions {
   readonly proof?: string;
   /** The challenge the agency gave the owner for the proof. */
   readonly challenge?: string;
+  /** What the clip must be (the receiver knows it from the upload and its ledger). */
+  readonly expect?: ExpectedClip;
   readonly signal?: AbortSignal;
+}
+
+export interface ExpectedClip {
+  readonly requestId: string;
+  readonly clipIndex: number;
+  /** SHA-256 of the payload the agency signed; the custody record must name it. */
+  readonly requestPayloadSha256?: string;
 }
 
 export interface OpenedClip extends OpenResult {
   readonly output: string;
   readonly record?: CustodyRecord;
+  /** The signed envelope the record came in (evidence that can be checked again). */
+  readonly custodyEnvelope?: DsseEnvelope;
   readonly proof?: ProofStatement;
 }
 
@@ -58,13 +70,16 @@ export async function openSealedClip(options: OpenSealedClipOptions): Promise<Op
       input: options.input,
       output: options.output,
       boxSecretKey,
-      beforeCommit: (opened) => checkClip(opened, custody),
+      beforeCommit: (opened) => {
+        checkClip(opened, custody);
+        if (options.expect) checkExpected(opened, custody, options.expect);
+      },
       ...(options.signal ? { signal: options.signal } : {}),
     });
     return {
       ...result,
       output: options.output,
-      ...(custody ? { record: custody.record } : {}),
+      ...(custody ? { record: custody.record, custodyEnvelope: custody.envelope } : {}),
       ...(proof ? { proof } : {}),
     };
   } finally {
@@ -93,6 +108,26 @@ function checkClip(opened: OpenResult, custody: OpenedCustody | undefined): void
       'custody_mismatch',
       `the custody record does not match the clip: ${failed.join(', ')}`,
     );
+  }
+}
+
+/** The authenticated clip is the one expected, and its record names the signed request. */
+function checkExpected(
+  opened: OpenResult,
+  custody: OpenedCustody | undefined,
+  expect: ExpectedClip,
+): void {
+  if (
+    opened.context.requestId !== expect.requestId ||
+    opened.context.clipIndex !== expect.clipIndex
+  ) {
+    throw new CustodyError('custody_mismatch', 'the sealed clip is not the one it was sent as');
+  }
+  if (
+    expect.requestPayloadSha256 !== undefined &&
+    custody?.record.requestPayloadSha256 !== expect.requestPayloadSha256
+  ) {
+    throw new CustodyError('custody_mismatch', 'the custody record names another request payload');
   }
 }
 

@@ -12,6 +12,7 @@ import {
   parseJsonBytes,
   signedStatementSchema,
 } from '../../agent/requests/protocol.js';
+import { systemErrorText } from '../../agent/system-error.js';
 import {
   durationFlag,
   httpsUrlFlag,
@@ -24,6 +25,7 @@ import {
 import { readBoxPublicKey, readSigningKey } from './keys.js';
 import type { AgencyContext } from './main.js';
 import { publishAll } from './publish.js';
+import { recordSignedRequest } from './request-ledger.js';
 
 interface RequestOptions {
   agency: string;
@@ -142,6 +144,12 @@ export function registerRequest(program: Command, ctx: AgencyContext): void {
         );
       }
       const topics = requestTopics(area);
+      // In the ledger before anyone can see it: the receiver takes uploads for these ids only.
+      await recordSignedRequest(options.agency, {
+        id: built.id,
+        payload: Buffer.from(built.envelope.payload, 'base64'),
+        signedAt: issuedAt,
+      });
       if (publishUrl) {
         await publishAll(
           { url: publishUrl, ...(options.ca ? { caFile: options.ca } : {}) },
@@ -165,8 +173,8 @@ export async function readDelegation(path: string): Promise<DsseEnvelope> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
-  } catch {
-    throw new UserError('bad_flag', `--delegation: cannot read ${path}`);
+  } catch (err) {
+    throw new UserError('bad_flag', `--delegation: cannot read ${path} (${systemErrorText(err)})`);
   }
   const parsed = signedStatementSchema.safeParse(parseJsonBytes(Buffer.from(text, 'utf8')));
   if (!parsed.success || parsed.data.payloadType !== DELEGATION_PAYLOAD_TYPE) {
