@@ -180,7 +180,9 @@ describe('the owner page refuses attacks and changes nothing', () => {
     await refused(share({ from_0: '3', to_0: '1' }), 400);
     await refused(share({ from_0: '1e3' }), 400);
     await refused(share({ to_0: 'NaN' }), 400);
-    await refused(share({ from_5: '1' }), 400);
+    // Nothing ticked sends nothing (the consent service would read it as every clip).
+    await refused(() => owner.post(`/requests/${narrowId}/share`, { csrf, from_0: '1' }), 400);
+    await refused(() => owner.post(`/requests/${narrowId}/review`, { csrf }), 400);
   });
 
   it('path traversal in a request id, a clip or a file name', async () => {

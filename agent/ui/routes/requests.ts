@@ -65,6 +65,11 @@ export function choiceOf(form: ShareForm, offers: readonly ClipOffer[]): ShareCh
 }
 
 async function choiceFor(ctx: RequestContext, id: string, form: ShareForm): Promise<ShareChoice> {
+  // The consent service reads an empty choice as "every clip"; on the page, ticking
+  // nothing must send nothing.
+  if (form.clips.length === 0) {
+    throw new HttpError(400, 'nothing_to_share', 'Tick at least one clip to share.');
+  }
   const request = await requestOf(ctx, id);
   if (form.audio && !(await audioOf(ctx, request))) {
     throw new HttpError(400, 'no_audio', 'This footage has no sound to send.');
