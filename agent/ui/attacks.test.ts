@@ -240,7 +240,7 @@ describe('the owner page refuses attacks and changes nothing', () => {
       );
       expect(res.headers['x-content-type-options']).toBe('nosniff');
       expect(res.headers['x-frame-options']).toBe('DENY');
-      expect(res.headers['referrer-policy']).toBe('no-referrer');
+      expect(res.headers['referrer-policy']).toBe('same-origin');
     }
     const page = await owner.get(`/requests/${narrowId}`);
     expect(page.body).not.toMatch(/<script>|<script [^>]*>[^<]|\son[a-z]+=|style="/);

@@ -25,7 +25,7 @@ export function layout(chrome: Chrome, main: Html): Html {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${chrome.title} · Threshold</title>
 <link rel="stylesheet" href="/static/app.css">
 <script src="/static/app.js" defer></script>
