@@ -61,7 +61,7 @@ export interface ShareWorld {
 
 export interface ShareWorldOptions {
   /** Record this emulated camera; without, `camera` below or an unreachable one. */
-  camera?: { width: number; height: number };
+  camera?: { width: number; height: number; audio?: boolean };
   /** Config keys to merge (retention, upload, …). */
   config?: Record<string, unknown>;
 }
@@ -88,7 +88,8 @@ export async function createShareWorld(options: ShareWorldOptions = {}): Promise
     stops.unshift(() => broker.stop());
     let camera: EmulatedCameras | undefined;
     if (options.camera) {
-      camera = await startEmulatedCameras({ size: options.camera });
+      const { audio, ...size } = options.camera;
+      camera = await startEmulatedCameras({ size, ...(audio ? { audio } : {}) });
       stops.unshift(() => camera?.stop() ?? Promise.resolve());
     }
     const receivedDir = join(dir, 'received');
