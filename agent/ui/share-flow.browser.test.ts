@@ -118,6 +118,19 @@ describe('the owner answers in the browser', () => {
     await card.getByRole('link', { name: /Review footage/ }).click();
     await page.waitForURL(`${pageUrl}/requests/${sharedId}`);
     const video = page.locator('#preview-0');
+    // The poster is the thumbnail made on the device.
+    await waitFor(
+      async () =>
+        (await page.evaluate(async (src) => {
+          type Img = { src: string; decode(): Promise<void>; naturalWidth: number };
+          const image = new (globalThis as unknown as { Image: new () => Img }).Image();
+          image.src = src;
+          await image.decode();
+          return image.naturalWidth;
+        }, `/requests/${sharedId}/clips/0/thumbnail.jpg`)) > 0,
+      { timeoutMs: 30_000, what: 'the thumbnail' },
+    );
+    await page.screenshot({ path: join(DOCS, 'owner-page-request.png'), fullPage: true });
     await video.evaluate((element) => (element as unknown as { play(): Promise<void> }).play());
     await waitFor(
       async () =>
@@ -125,7 +138,6 @@ describe('the owner answers in the browser', () => {
       { timeoutMs: 30_000, what: "the preview's time to advance" },
     );
     await video.evaluate((e) => (e as unknown as { pause(): void }).pause());
-    await page.screenshot({ path: join(DOCS, 'owner-page-request.png'), fullPage: true });
 
     const offers = JSON.parse((await cli('clips', sharedId, '--json')).stdout) as {
       start: string;
