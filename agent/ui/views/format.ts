@@ -12,18 +12,30 @@ export interface Formatting {
   timeZone: string;
 }
 
+/** One formatter per zone: making one costs more than rendering a whole request card. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(timeZone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      weekday: 'short',
+      day: 'numeric',
+      month: 'short',
+      year: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      timeZoneName: 'short',
+    });
+    formatters.set(timeZone, formatter);
+  }
+  return formatter;
+}
+
 export function when(ms: number, format: Formatting): Html {
-  const text = new Intl.DateTimeFormat('en-GB', {
-    timeZone: format.timeZone,
-    weekday: 'short',
-    day: 'numeric',
-    month: 'short',
-    year: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    timeZoneName: 'short',
-  }).format(ms);
+  const text = formatterFor(format.timeZone).format(ms);
   return html`<time datetime="${new Date(ms).toISOString()}" data-local>${text}</time>`;
 }
 
