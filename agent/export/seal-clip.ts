@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { Logger } from '../log.js';
 import { type CustodySigner, writeCustody } from '../seal/custody.js';
 import { type SealResult, sealFile } from '../seal/seal-file.js';
 import { runMediaTool } from './media-tool.js';
@@ -25,6 +26,8 @@ export interface SealClipInput {
   agentVersion: string;
   ffmpegVersion: string;
   signal?: AbortSignal;
+  /** Told if the seal runs without libsodium (see agent/seal/secretbox-choice.ts). */
+  logger?: Logger;
 }
 
 export interface SealedClip {
@@ -45,6 +48,7 @@ export async function sealClip(input: SealClipInput): Promise<SealedClip> {
     recipient: input.recipient,
     context: { requestId: input.requestId, clipIndex: input.clipIndex, kind: 'clip' },
     ...signal,
+    ...(input.logger ? { logger: input.logger } : {}),
   });
   const custody = await writeCustody({
     clipPath: input.output,

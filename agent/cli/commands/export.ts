@@ -55,10 +55,11 @@ export function registerExport(program: Command, ctx: CliContext): void {
     await mustBeFree(out, '--out');
     if (options.thumbnail) await mustBeFree(resolve(options.thumbnail), '--thumbnail');
     const config = await ctx.config(options.config);
+    const logger = ctx.logger(config.log.level);
     const exporter = new Exporter({
       ffmpegPath: config.ffmpeg.ffmpegPath,
       ffprobePath: config.ffmpeg.ffprobePath,
-      logger: ctx.logger(config.log.level),
+      logger,
     });
     // The clip's check loads while the database is opened and the footage pinned.
     exporter.warm();
@@ -101,6 +102,7 @@ export function registerExport(program: Command, ctx: CliContext): void {
             agentVersion: await agentVersion(),
             ffmpegVersion: await ffmpegVersion(config.ffmpeg.ffmpegPath),
             signal: controller.signal,
+            logger,
           });
           return { exported: { ...exported, output: out, bytes: sealed.sealed.bytes }, sealed };
         } finally {
