@@ -53,11 +53,6 @@ export class Exporter {
     this.prober.warm();
   }
 
-  /** Resolves once `warm`'s check is loaded and waiting (or soon after). */
-  warmed(): Promise<void> {
-    return this.prober.warmed();
-  }
-
   close(): void {
     this.prober.close();
   }
