@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { Logger } from '../log.js';
-import { AtomicOutput, writeAll } from './atomic-output.js';
+import { AtomicOutput } from './atomic-output.js';
 import { BOX_OFFSET, type BulkSecretbox, MESSAGE_OFFSET, TAG_BYTES } from './bulk-secretbox.js';
 import { ChunkRing } from './chunk-ring.js';
 import { type SecretboxChoice, secretboxFor } from './secretbox-choice.js';
@@ -71,12 +71,12 @@ export async function openSealedFile(options: OpenFileOptions): Promise<OpenResu
   try {
     const source = await fileSource(input);
     output = await AtomicOutput.create(options.output);
-    const handle = output.handle;
-    const result = await openChunks(
-      source,
-      (bytes, position) => writeAll(handle, bytes, position),
-      { boxSecretKey: options.boxSecretKey, secretbox, signal: options.signal },
-    );
+    const sink = output;
+    const result = await openChunks(source, (bytes, position) => sink.write(bytes, position), {
+      boxSecretKey: options.boxSecretKey,
+      secretbox,
+      signal: options.signal,
+    });
     await options.beforeCommit?.(result);
     await output.commit();
     return result;

@@ -3,7 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
-import { AtomicOutput, writeAll } from './atomic-output.js';
+import { AtomicOutput } from './atomic-output.js';
 import { BOX_OFFSET, type BulkSecretbox, MESSAGE_OFFSET } from './bulk-secretbox.js';
 import { ChunkRing } from './chunk-ring.js';
 import { type SecretboxChoice, secretboxFor } from './secretbox-choice.js';
@@ -65,7 +65,7 @@ export async function sealFile(options: SealFileOptions): Promise<SealResult> {
   const ring = new ChunkRing(SLOTS, MESSAGE_OFFSET + CHUNK_BYTES);
   try {
     output = await AtomicOutput.create(options.output);
-    const result = await sealChunks(source.fill, output.handle, ring, {
+    const result = await sealChunks(source.fill, output, ring, {
       header,
       payloadKey,
       prefix,
@@ -95,13 +95,13 @@ interface SealKeys {
 
 async function sealChunks(
   fill: Fill,
-  out: FileHandle,
+  out: AtomicOutput,
   ring: ChunkRing,
   keys: SealKeys,
 ): Promise<SealResult> {
   const plainHash = createHash('sha256');
   const sealedHash = createHash('sha256').update(keys.header);
-  await writeAll(out, keys.header, 0);
+  await out.write(keys.header, 0);
   let sealedBytes = keys.header.length;
   const nonce = nonceFor(keys.prefix);
   const readChunk = (buffer: Uint8Array) => fill(buffer, MESSAGE_OFFSET, CHUNK_BYTES);
@@ -127,7 +127,7 @@ async function sealChunks(
     const box = buffer.subarray(BOX_OFFSET, MESSAGE_OFFSET + length);
     sealedHash.update(box);
     const position = keys.header.length + index * SEALED_CHUNK_BYTES;
-    ring.startWrite(index, () => writeAll(out, box, position));
+    ring.startWrite(index, () => out.write(box, position));
     plaintextBytes += length;
     sealedBytes += box.length;
     if (last) break;
