@@ -51,8 +51,9 @@ const SLOTS = 4;
 
 /**
  * Seals `input` to `recipient` in TSEAL1 (see tseal-format.ts). Streams in 64 KiB chunks
- * through a fixed ring of buffers; hashes are computed on the way. The output is written
- * to a temporary file, fsynced, renamed into place and its directory fsynced.
+ * through a fixed ring of buffers, each sealed in place by libsodium (secretbox-choice.ts);
+ * hashes are computed on the way. The output is written to a temporary file, flushed
+ * behind the writes, fsynced, renamed into place and its directory fsynced.
  */
 export async function sealFile(options: SealFileOptions): Promise<SealResult> {
   const secretbox = secretboxFor(options.secretbox, options.logger, 'sealing');
