@@ -49,7 +49,7 @@ export async function main(
 ): Promise<number> {
   const program = buildProgram(ctx);
   try {
-    await program.parseAsync(argv as string[], { from: 'user' });
+    await program.parseAsync(protectRequestIds(argv), { from: 'user' });
     // Actions that end with a status of their own (run, status --check) set exitCode.
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
@@ -78,4 +78,16 @@ export function reportError(err: unknown): number {
     `threshold: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
   );
   return 1;
+}
+
+/**
+ * Request ids are base64url, so one in 64 starts with `-` and would read as an unknown
+ * option. A token that is exactly a request id (22 characters, no option of ours is that
+ * shape) is moved behind `--`, where it is the command's argument.
+ */
+export function protectRequestIds(argv: readonly string[]): string[] {
+  if (argv.includes('--')) return [...argv];
+  const ids = argv.filter((arg) => /^-[A-Za-z0-9_-]{21}$/.test(arg));
+  if (ids.length === 0) return [...argv];
+  return [...argv.filter((arg) => !ids.includes(arg)), '--', ...ids];
 }

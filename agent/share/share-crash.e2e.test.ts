@@ -46,15 +46,13 @@ interface JobRow {
 
 const job = (): Promise<JobRow | undefined> =>
   withDatabase(world.dataDir, (db) =>
-    db.get<JobRow>(
-      'SELECT state, sealed_sha256, clip_url, attempts, last_error FROM share_jobs',
-    ),
+    db.get<JobRow>('SELECT state, sealed_sha256, clip_url, attempts, last_error FROM share_jobs'),
   );
 
 beforeAll(async () => {
   world = await createShareWorld({
     // A cap keeps the upload going for several seconds, so kills land inside it too.
-    config: { upload: { idleTimeoutSeconds: 5, maxBytesPerSecond: 2_000_000 } },
+    config: { upload: { idleTimeoutSeconds: 5, maxBytesPerSecond: 700_000 } },
   });
   // 64 s of recorder-like footage, indexed as the recorder indexes it.
   base = Date.now() - 120_000;
@@ -118,8 +116,14 @@ describe('share survives kill -9', () => {
     const killedIn: string[] = [];
     const sealedHashes = new Set<string>();
     for (let kill = 0; kill < KILLS; kill++) {
-      // Somewhere between start-up and a few seconds of work.
-      await new Promise((resolve) => setTimeout(resolve, 1500 + next() * 5000));
+      // Somewhere in the first seconds of work once the agent runs.
+      const running = agent;
+      await waitFor(() => running.log().includes('agent running'), {
+        timeoutMs: 60_000,
+        what: 'the agent to start',
+      });
+      // The first kills come early, into the cut and the seal; later ones into the upload.
+      await new Promise((resolve) => setTimeout(resolve, next() * (kill < 4 ? 800 : 3000)));
       const row = await job();
       agent.child.kill('SIGKILL');
       await exited(agent.child);
@@ -131,6 +135,7 @@ describe('share survives kill -9', () => {
       agent = world.startAgent();
     }
     console.log(`share crash: killed while ${killedIn.join(', ')}`);
+    expect(killedIn).toHaveLength(KILLS);
     if ((await job())?.state !== 'uploaded') agent = world.startAgent();
 
     const done = await waitFor(
@@ -147,7 +152,10 @@ describe('share survives kill -9', () => {
     if (done.sealed_sha256) sealedHashes.add(done.sealed_sha256);
     expect(sealedHashes.size).toBe(1);
     const delivered = await waitFor(
-      () => world.receiver.events.filter((e) => e.event === 'clip' && e.requestId === id),
+      () => {
+        const clips = world.receiver.events.filter((e) => e.event === 'clip' && e.requestId === id);
+        return clips.length > 0 ? clips : undefined;
+      },
       { timeoutMs: 30_000, what: 'the delivered clip' },
     );
     expect(delivered).toHaveLength(1);
