@@ -29,6 +29,10 @@ export interface AttemptOptions {
 export function runAttempt(options: AttemptOptions): Promise<Attempt> {
   const { input, file, metadata, knownUrl, stack, log } = options;
   return new Promise<Attempt>((resolve) => {
+    if (input.signal.aborted) {
+      resolve({ kind: 'failed', error: toError(input.signal.reason), moved: false });
+      return;
+    }
     let url = knownUrl;
     let moved = false;
     let firstProgress: number | undefined;

@@ -149,13 +149,16 @@ describe('Uploader under network faults', () => {
     const input = world.input(pair.clip, 'clip', 0, {
       resumeUrl: gone,
       onUrl: async (url) => {
-        order.push(`stored ${new URL(url).pathname}`);
+        // A slow disk: still no PATCH may go out before this resolves.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        order.push(world.front.requests.map((r) => r.method).join());
         input.urls.push(url);
       },
     });
     await world.uploader().upload(input);
     const requests = world.front.requests.map((r) => `${r.method} ${r.status}`);
     expect(requests).toEqual(['HEAD 404', 'POST 201', 'PATCH 204']);
+    expect(order).toEqual(['HEAD,POST']);
     expect(input.urls).toHaveLength(1);
     expect(input.urls[0]).not.toBe(gone);
     expect(world.front.requests[2]?.path).toBe(new URL(input.urls[0] ?? '').pathname);
