@@ -65,6 +65,24 @@ describe('Uploader under network faults', () => {
     await delivered(pair);
   }, 90_000);
 
+  it('resumes after the receiver restarts mid-upload (its state is on disk)', async () => {
+    const pair = await world.sealPair({ plaintext: randomBytes(4 * 1024 * 1024) });
+    const size = (await stat(pair.clip)).size;
+    let restart: Promise<void> | undefined;
+    const input = world.input(pair.clip, 'clip', 0, {
+      onProgress: (sent) => {
+        if (sent > size / 4) restart ??= world.restartReceiver();
+      },
+    });
+    await world.uploader({ ca: world.ca.caFile, maxBytesPerSecond: 2 * 1024 * 1024 }).upload(input);
+    await restart;
+    expect(input.urls).toHaveLength(1);
+    const heads = world.front.requests.filter((r) => r.method === 'HEAD' && r.offset);
+    expect(heads[0]?.offset).toBeGreaterThan(0);
+    expect(patchBytes()).toBeLessThan(size * 1.5);
+    await delivered(pair);
+  });
+
   it('retries through 500s', async () => {
     const pair = await world.sealPair({ plaintext: randomBytes(200_000) });
     world.front.setFault({ kind: 'status', status: 500, count: 3 });

@@ -23,7 +23,7 @@ export type { UploadMetadata } from './metadata.js';
  * - an attempt that knows a URL never creates an upload behind our back: tus-js-client is
  *   given either the endpoint (create) or the URL (HEAD, then PATCH), never both;
  * - every attempt starts with HEAD on the known URL, so it sends from the server's offset
- *   (tus 1.0 §3.2.1), never from what we believe was sent;
+ *   (tus 1.0.0, Core Protocol, HEAD), never from what we believe was sent;
  * - transient failures are retried without end (backoff with jitter, capped; the step
  *   resets once bytes move); only a permanent refusal, an abort or a bad input ends a call.
  *
@@ -66,7 +66,7 @@ export interface BackoffSettings {
 }
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
-export const DEFAULT_BACKOFF: BackoffSettings = { initialMs: 1_000, maxMs: 5 * 60_000 };
+export const DEFAULT_BACKOFF: BackoffSettings = { initialMs: 1_000, maxMs: 60_000 };
 /** New uploads created in a row for a URL the server lost, with no byte accepted between. */
 const MAX_RECREATIONS = 3;
 
