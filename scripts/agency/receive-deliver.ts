@@ -41,7 +41,11 @@ export interface DelivererDeps {
   readonly emit: (event: ReceiverEvent) => void;
 }
 
-/** Codes of a failed verification: the pair is quarantined. Any other error is retried. */
+/**
+ * Codes of a failed verification: the pair is quarantined. Any other error (a key file
+ * with a loose mode, a full disk) leaves the pair where it is for the next scan: the next
+ * completed upload, or a restart.
+ */
 const VERIFICATION_CODES = /^(seal_|custody_)|^not_a_clip$|^unknown_request$/;
 
 export class Deliverer {
