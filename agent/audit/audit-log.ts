@@ -19,7 +19,7 @@ import type { Database, Transaction } from '../db/database.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** Kinds written by the request code; other parts add their own (`upload_*`, …). */
+/** Kinds written by the request and share code. */
 export const AUDIT_KINDS = {
   requestRefused: 'request_refused',
   requestAccepted: 'request_accepted',
@@ -27,6 +27,8 @@ export const AUDIT_KINDS = {
   requestExpired: 'request_expired',
   requestShared: 'request_shared',
   requestWithdrawn: 'request_withdrawn',
+  uploadCompleted: 'upload_completed',
+  uploadFailed: 'upload_failed',
   revocationsAccepted: 'revocations_accepted',
   revocationsRefused: 'revocations_refused',
 } as const;

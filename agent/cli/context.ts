@@ -43,3 +43,16 @@ export function parseIsoFlag(flag: string, value: string): number {
   }
   return ms;
 }
+
+const REQUEST_ID = /^[A-Za-z0-9_-]{22}$/;
+
+/** A request id argument: 22 characters of base64url, as intake stores them. */
+export function parseRequestId(value: string, name = 'id'): string {
+  if (!REQUEST_ID.test(value)) {
+    throw new UserError(
+      'bad_argument',
+      `${name}: not a request id (22 characters of [A-Za-z0-9_-])`,
+    );
+  }
+  return value;
+}

@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, ThresholdError, UserError } from '../errors.js';
+import { agentVersion } from '../version.js';
 import { registerAudit } from './commands/audit.js';
+import { registerClips } from './commands/clips.js';
 import { registerCustody } from './commands/custody.js';
 import { registerDecline } from './commands/decline.js';
 import { registerDemo } from './commands/demo.js';
@@ -8,7 +10,9 @@ import { registerExport } from './commands/export.js';
 import { registerRequests } from './commands/requests.js';
 import { registerRun } from './commands/run.js';
 import { registerSegments } from './commands/segments.js';
+import { registerShare } from './commands/share.js';
 import { registerStatus } from './commands/status.js';
+import { registerUploads } from './commands/uploads.js';
 import { type CliContext, defaultContext } from './context.js';
 
 /**
@@ -20,6 +24,7 @@ export function buildProgram(ctx: CliContext): Command {
     .description(
       'Owner-first agent for doorbell cameras: records locally, shares only what you approve.',
     )
+    .version(agentVersion(), '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerRun(program, ctx);
@@ -28,6 +33,9 @@ export function buildProgram(ctx: CliContext): Command {
   registerSegments(program, ctx);
   registerCustody(program, ctx);
   registerRequests(program, ctx);
+  registerClips(program, ctx);
+  registerShare(program, ctx);
+  registerUploads(program, ctx);
   registerDecline(program, ctx);
   registerAudit(program, ctx);
   registerExport(program, ctx);

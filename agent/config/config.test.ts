@@ -1,8 +1,9 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../errors.js';
 import { runCli, tempDir, writeConfig } from '../test-support/cli.js';
-import { parseConfig } from './load.js';
+import { loadConfig, parseConfig } from './load.js';
 
 const good = {
   dataDir: 'data',
@@ -41,6 +42,55 @@ describe('config parsing', () => {
         ]),
       }),
     );
+  });
+});
+
+describe('reading the config file', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    ({ dir, cleanup } = await tempDir());
+    await writeFile(join(dir, 'a-file'), 'not a directory');
+    await mkdir(join(dir, 'a-directory.json'));
+  });
+  afterAll(() => cleanup());
+
+  async function problems(path: string): Promise<readonly string[]> {
+    const err = await loadConfig(path).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    if (!(err instanceof ConfigError)) throw new Error(`expected a ConfigError, got ${err}`);
+    return err.problems;
+  }
+
+  // Tests run as root, to whom a file of mode 000 is still readable: these failures are
+  // ones the kernel gives root too.
+  it('says why a config file cannot be read: missing is not the same as unreadable', async () => {
+    const missing = join(dir, 'missing.json');
+    expect(await problems(missing)).toEqual([
+      `(file): cannot read ${missing} (ENOENT: no such file or directory)`,
+    ]);
+    const throughFile = join(dir, 'a-file', 'config.json');
+    expect(await problems(throughFile)).toEqual([
+      `(file): cannot read ${throughFile} (ENOTDIR: not a directory)`,
+    ]);
+    const directory = join(dir, 'a-directory.json');
+    expect(await problems(directory)).toEqual([
+      `(file): cannot read ${directory} (EISDIR: illegal operation on a directory)`,
+    ]);
+  });
+
+  it('says why the data directory cannot be used, without echoing its value', async () => {
+    const path = await writeConfig(
+      dir,
+      withChange((c) => (c.dataDir = 'a-file/secret-name')),
+      'unusable.json',
+    );
+    const [problem, ...rest] = await problems(path);
+    expect(rest).toEqual([]);
+    expect(problem).toBe('dataDir: is not a writable directory (ENOTDIR: not a directory)');
+    expect(problem).not.toContain('secret-name');
   });
 });
 

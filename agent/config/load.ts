@@ -2,6 +2,7 @@ import { access, constants, mkdir, readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { systemErrorText } from '../system-error.js';
 import { type Config, configSchema } from './schema.js';
 
 /** `a.b[2].c` from a zod issue path. */
@@ -53,8 +54,9 @@ export async function loadConfig(path: string): Promise<Config> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
-  } catch {
-    throw new ConfigError([`(file): cannot read ${path}`]);
+  } catch (err) {
+    // The cause, not a guess: a file that exists but cannot be read is not a missing one.
+    throw new ConfigError([`(file): cannot read ${path} (${systemErrorText(err)})`]);
   }
   const config = parseConfig(text, resolve(path, '..'));
   await ensureWritableDir(config.dataDir);
@@ -65,7 +67,7 @@ async function ensureWritableDir(dir: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await access(dir, constants.W_OK | constants.X_OK);
-  } catch {
-    throw new ConfigError(['dataDir: is not a writable directory']);
+  } catch (err) {
+    throw new ConfigError([`dataDir: is not a writable directory (${systemErrorText(err)})`]);
   }
 }

@@ -2,10 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
+import { hasErrno, systemErrorText } from '../system-error.js';
 
 /**
  * Key material lives in files of mode 0600 (directories 0700), base64 text, one key per
  * file. A secret key file readable by group or others is refused rather than used.
+ *
+ * Reading one fails as `key_missing` only when there is no such file (ENOENT): callers make
+ * a new device secret on that code, so a secret that exists but cannot be read (permission
+ * denied, a directory in its place, …) is `key_unreadable`, with its cause, and never
+ * replaced.
  */
 
 export const SECRET_FILE_MODE = 0o600;
@@ -44,16 +50,23 @@ export async function readSecretFile(path: string, expectedLength: number): Prom
   let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(path);
-  } catch {
-    throw new UserError('key_missing', `key file ${path} does not exist`);
+  } catch (err) {
+    throw readError(path, err);
   }
-  if ((info.mode & 0o077) !== 0) {
+  // Only a file's mode says who may read it; anything else fails to read, below, with its cause.
+  if (info.isFile() && (info.mode & 0o077) !== 0) {
     throw new UserError(
       'key_permissions',
       `key file ${path} is readable by others (mode ${(info.mode & 0o777).toString(8)}); run chmod 600 on it`,
     );
   }
-  return decodeKey(await readFile(path, 'utf8'), expectedLength, path);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw readError(path, err);
+  }
+  return decodeKey(text, expectedLength, path);
 }
 
 /** Reads a public key file (base64 text). */
@@ -61,10 +74,22 @@ export async function readPublicFile(path: string, expectedLength: number): Prom
   let text: string;
   try {
     text = await readFile(path, 'utf8');
-  } catch {
-    throw new UserError('key_missing', `key file ${path} does not exist`);
+  } catch (err) {
+    throw readError(path, err);
   }
   return decodeKey(text, expectedLength, path);
+}
+
+/** `key_missing` when there is no such file, `key_unreadable` with the cause otherwise. */
+function readError(path: string, err: unknown): UserError {
+  if (hasErrno(err, 'ENOENT')) {
+    return new UserError('key_missing', `key file ${path} does not exist`, { cause: err });
+  }
+  return new UserError(
+    'key_unreadable',
+    `key file ${path} cannot be read (${systemErrorText(err)})`,
+    { cause: err },
+  );
 }
 
 /** Decodes base64 key text of an exact length; `what` names it in the error. */

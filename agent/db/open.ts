@@ -9,6 +9,10 @@ export function agentPaths(dataDir: string) {
     segments: join(dataDir, 'segments'),
     keys: join(dataDir, 'keys'),
     exports: join(dataDir, 'exports'),
+    /** Sealed clips and records waiting for the agency (and the cuts being sealed). */
+    outbox: join(dataDir, 'outbox'),
+    /** Thumbnails and preview clips for the owner; never sent. */
+    previews: join(dataDir, 'previews'),
   };
 }
 

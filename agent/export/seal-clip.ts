@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { type CustodySigner, writeCustody } from '../seal/custody.js';
 import { type SealResult, sealFile } from '../seal/seal-file.js';
 import { runMediaTool } from './media-tool.js';
@@ -8,7 +6,8 @@ import type { ExportResult } from './types.js';
 export interface SealClipInput {
   /** The plaintext MP4 the export wrote (and checked). */
   clip: string;
-  exported: ExportResult;
+  /** What the cut used (an `ExportResult`, or its facts kept across a restart). */
+  exported: Pick<ExportResult, 'mode' | 'audio'> & { segments: readonly { sha256: string }[] };
   /** The sealed file to write; the custody record goes beside it (`<output>.custody`). */
   output: string;
   /** The request's X25519 box public key. */
@@ -84,21 +83,5 @@ export async function ffmpegVersion(ffmpegPath: string, signal?: AbortSignal): P
   return (match?.[1] ?? 'unknown').slice(0, 128);
 }
 
-/** This agent's version, from the nearest package.json named `threshold` above this file. */
-export async function agentVersion(): Promise<string> {
-  let dir = import.meta.dirname;
-  for (let level = 0; level < 5; level++) {
-    try {
-      const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === 'threshold' && pkg.version) return pkg.version.slice(0, 64);
-    } catch (err) {
-      // No package.json at this level: look one up.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    dir = dirname(dir);
-  }
-  return 'unknown';
-}
+/** This agent's version, for the custody record. */
+export { agentVersion } from '../version.js';

@@ -5,6 +5,7 @@ import {
   recordArgs,
   SceneScoreParser,
   segmentFileName,
+  segmentPattern,
 } from './ffmpeg-args.js';
 
 const base = {
@@ -40,6 +41,14 @@ describe('recordArgs', () => {
     expect(args).not.toContain('-reset_timestamps');
     expect(args).toContain('/data/segments/7-%06d.ts');
     expect(args.join(' ')).not.toMatch(/-c:v (?!copy)/);
+  });
+
+  it("writes a % of the directory as %%, which ffmpeg's segment pattern reads as a literal %", () => {
+    expect(segmentPattern('/data/100%d %06d 50%', 7)).toBe('/data/100%%d %%06d 50%%/7-%06d.ts');
+    const args = recordArgs({ ...base, segmentsDir: '/srv/a%b/segments' });
+    expect(args).toContain('/srv/a%%b/segments/7-%06d.ts');
+    // The list names each file by its base name, which has no % to unescape.
+    expect(parseSegmentListLine('7-000003.ts,6.0,8.0')?.file).toBe(segmentFileName(7, 3));
   });
 
   it('decodes only keyframes, and only for scene scoring', () => {

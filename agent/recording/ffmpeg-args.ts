@@ -40,6 +40,18 @@ export function parseSegmentFileName(name: string): { runId: number; seq: number
   return { runId: Number(match[1]), seq: Number(match[2]) };
 }
 
+/**
+ * The segment muxer's output pattern for run `runId` in `dir`. ffmpeg expands it with
+ * `av_get_frame_filename` (libavformat), where `%` starts a field: `%d`/`%06d` take
+ * the segment number (once only), `%%` is a literal `%`, anything else is an invalid
+ * template. So a `%` in the directory (a data directory may be named anything) is written
+ * `%%`. The segment list (`-segment_list`) names files by their base name, as ffmpeg made
+ * them, so `parseSegmentListLine` reads them unescaped.
+ */
+export function segmentPattern(dir: string, runId: number): string {
+  return `${dir.replaceAll('%', '%%')}/${runId}-%06d.ts`;
+}
+
 export const SCENE_WIDTH = 320;
 
 export function recordArgs(input: RecordArgsInput): string[] {
@@ -76,7 +88,7 @@ export function recordArgs(input: RecordArgsInput): string[] {
     'pipe:1',
     '-segment_list_type',
     'csv',
-    `${input.segmentsDir}/${input.runId}-%06d.ts`,
+    segmentPattern(input.segmentsDir, input.runId),
   );
   if (input.scene) {
     args.push(

@@ -1,4 +1,4 @@
-import type { Database } from '../db/database.js';
+import type { Database, Transaction } from '../db/database.js';
 
 /**
  * Holds on footage. An owner is a string such as `request:<id>` or `upload:<id>`; a
@@ -7,18 +7,21 @@ import type { Database } from '../db/database.js';
 export class Pins {
   constructor(private readonly db: Database) {}
 
-  /** Pins the segments for `owner`; pinning twice is harmless. One statement for all. */
-  async pin(owner: string, segmentIds: readonly number[]): Promise<void> {
+  /**
+   * Pins the segments for `owner`; pinning twice is harmless. One statement for all.
+   * Inside a transaction, pass its handle (`tx`) so the pin commits with it.
+   */
+  async pin(owner: string, segmentIds: readonly number[], tx?: Transaction): Promise<void> {
     if (segmentIds.length === 0) return;
-    await this.db.run(
+    await (tx ?? this.db).run(
       'INSERT OR IGNORE INTO pins (owner, segment_id) SELECT ?, value FROM json_each(?)',
       [owner, JSON.stringify(segmentIds)],
     );
   }
 
   /** Releases every pin `owner` holds. */
-  async unpin(owner: string): Promise<void> {
-    await this.db.run('DELETE FROM pins WHERE owner = ?', [owner]);
+  async unpin(owner: string, tx?: Transaction): Promise<void> {
+    await (tx ?? this.db).run('DELETE FROM pins WHERE owner = ?', [owner]);
   }
 
   async pinnedBy(owner: string): Promise<number[]> {

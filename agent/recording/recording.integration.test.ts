@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { appendFile, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type EmulatedCameras,
@@ -13,6 +13,7 @@ import {
   motionEvents,
   probeDuration,
   recordingConfig,
+  segmentsDir,
 } from '../test-support/recording.js';
 
 /**
@@ -183,5 +184,36 @@ describe('recording an emulated camera', () => {
     expect(report.gaps).toBeGreaterThanOrEqual(1);
     expect(report.lastError.message).toMatch(/camera_lost|stalled|ffmpeg_failed/);
     expect(await motionEvents(dataDir)).toEqual([]);
+  }, 90_000);
+
+  it("records into a data directory whose path holds %, ffmpeg's pattern character", async () => {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    const camera = await startEmulatedCameras({ size: { width: 640, height: 360 } });
+    cleanups.push(() => camera.stop());
+    // Each kind of %: a field ffmpeg would fill (%d, %06d) and one it would refuse (a lone %).
+    const dataDir = join(dir, '100%d %06d 50%');
+    const configPath = await writeConfig(dir, recordingConfig(dataDir, camera.urls[0] ?? ''));
+    const agent = startAgentProcess(configPath);
+    cleanups.push(async () => {
+      agent.child.kill('SIGKILL');
+    });
+
+    const rows = await waitFor(
+      async () => {
+        const indexed = await indexedSegments(dataDir).catch(() => []);
+        return indexed.length >= 3 && indexed;
+      },
+      { timeoutMs: 45_000, what: 'three segments' },
+    );
+    for (const row of rows) {
+      expect(dirname(row.path)).toBe(segmentsDir(dataDir));
+      const bytes = await readFile(row.path);
+      expect(bytes.length).toBe(row.bytes);
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(row.sha256);
+    }
+    agent.child.kill('SIGTERM');
+    expect((await exited(agent.child)).code).toBe(143);
+    expect(agent.log()).not.toMatch(/Invalid segment filename template/);
   }, 90_000);
 });

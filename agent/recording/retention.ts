@@ -21,6 +21,11 @@ export interface RetentionDeps {
   log: Logger;
   retention: Config['retention'];
   motion: Pick<Config['motion'], 'preRollSeconds' | 'postRollSeconds'>;
+  /**
+   * Bytes held outside the footage index that count toward `maxBytes`: sealed clips and
+   * records waiting in the outbox. They are never evicted here; footage goes instead.
+   */
+  outboxBytes?: () => Promise<number>;
 }
 
 interface Candidate {
@@ -37,8 +42,9 @@ const MIN_KEPT_MS = 10_000;
 /**
  * Decides which footage to keep. Footage within pre/post-roll of a motion event is kept
  * `motionDays`; the rest is a rolling buffer of `bufferMinutes`. Over the byte quota, or
- * under the free-space reserve, the oldest unpinned footage goes first — footage without
- * motion before footage with motion. Pinned footage is never evicted, and neither is the
+ * under the free-space reserve (the outbox of sealed clips counts toward the quota), the
+ * oldest unpinned footage goes first — footage without motion before footage with
+ * motion. Pinned footage is never evicted, and neither is the
  * newest footage (the pre-roll of motion that may start any moment): when only those are
  * left, `blocked` says so and the recorder pauses rather than record to delete.
  */
@@ -60,7 +66,8 @@ export class Retention {
     const totals = await this.#totals();
     let excess = 0;
     if (retention.maxBytes !== undefined) {
-      excess = Math.max(excess, totals.bytes + headroomBytes - retention.maxBytes);
+      const outbox = (await this.deps.outboxBytes?.()) ?? 0;
+      excess = Math.max(excess, totals.bytes + outbox + headroomBytes - retention.maxBytes);
     }
     const free = await this.deps.storage.freeBytes(this.deps.store.dir);
     excess = Math.max(excess, retention.minFreeBytes + headroomBytes - free);

@@ -41,6 +41,8 @@ export interface RequestServiceDeps {
   backoff?: { baseMs: number; maxMs: number };
   /** Told of every intake outcome (the indicator and the UI listen). */
   onResult?: (result: IntakeResult) => void;
+  /** The agent's own clock floor, audit log and store (made here when absent). */
+  shared?: { floor: ClockFloor; audit: AuditLog; store: RequestStore };
 }
 
 export class RequestService implements Service {
@@ -61,9 +63,10 @@ export class RequestService implements Service {
     const { config, db, clock, footage, log } = deps;
     this.#log = log.child({ component: 'requests' });
     this.#mqttLog = log.child({ component: 'mqtt' });
-    this.floor = new ClockFloor({ db, clock });
-    this.audit = new AuditLog(db, this.floor);
-    this.store = new RequestStore({ db, footage, clock: this.floor, audit: this.audit });
+    this.floor = deps.shared?.floor ?? new ClockFloor({ db, clock });
+    this.audit = deps.shared?.audit ?? new AuditLog(db, this.floor);
+    this.store =
+      deps.shared?.store ?? new RequestStore({ db, footage, clock: this.floor, audit: this.audit });
     this.trust = new TrustState({ db, config });
     this.intake = new Intake({
       config,

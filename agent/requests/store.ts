@@ -1,5 +1,5 @@
 import { AUDIT_KINDS, type AuditLog } from '../audit/audit-log.js';
-import type { Database } from '../db/database.js';
+import type { Database, Transaction } from '../db/database.js';
 import { UserError } from '../errors.js';
 import type { ClockFloor } from './clock-floor.js';
 import { type FootageIndex, requestPinOwner } from './footage.js';
@@ -184,11 +184,16 @@ export class RequestStore {
   }
 
   /**
-   * The owner shared footage for the request. The caller pins what it uploads under its
-   * own owner before calling: this releases the request's hold.
+   * The owner shared footage for the request. `within` runs inside the same transaction,
+   * before the state changes (the approval and its jobs, their pins); a throw there
+   * changes nothing. This releases the request's hold after the commit.
    */
-  markShared(id: string, detail: Record<string, unknown> = {}): Promise<StoredRequest> {
-    return this.#leavePending(id, 'shared', { kind: AUDIT_KINDS.requestShared, detail });
+  markShared(
+    id: string,
+    detail: Record<string, unknown> = {},
+    within?: (tx: Transaction, request: StoredRequest) => Promise<void>,
+  ): Promise<StoredRequest> {
+    return this.#leavePending(id, 'shared', { kind: AUDIT_KINDS.requestShared, detail }, within);
   }
 
   /** Expires pending requests whose `expiresAt` has passed; returns their ids. */
@@ -240,6 +245,7 @@ export class RequestStore {
     id: string,
     state: 'declined' | 'shared' | 'expired',
     entry: { kind: string; reason?: string; detail?: Record<string, unknown> },
+    within?: (tx: Transaction, request: StoredRequest) => Promise<void>,
   ): Promise<StoredRequest> {
     const { db, audit, clock, footage } = this.deps;
     const row = await db.transaction(async (tx) => {
@@ -249,6 +255,7 @@ export class RequestStore {
         throw new UserError('request_not_pending', `request ${id} is ${current.state}`);
       }
       const now = clock.now();
+      await within?.(tx, toStored(current));
       await tx.run('UPDATE requests SET state = ?, decided_at = ? WHERE id = ?', [state, now, id]);
       await audit.appendIn(tx, { ...entry, requestId: id });
       return { ...current, state, decided_at: now };

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -75,6 +75,16 @@ describe('keygen', () => {
     expect(again.code).toBe(2);
     expect(again.err).toMatch(/^threshold-agency: --out: .*refusing to overwrite/);
     expect(await readFile(join(keys, 'signing.key'), 'utf8')).toBe(before);
+  });
+
+  it('says why it cannot look in --out, rather than failing later without a cause', async () => {
+    await writeFile(join(dir, 'a-file'), 'not a directory');
+    const keys = join(dir, 'a-file', 'agency');
+    const run = await agency(['keygen', '--out', keys]);
+    expect(run.code).toBe(2);
+    expect(run.err).toBe(
+      `threshold-agency: --out: cannot check ${join(keys, 'signing.key')} (ENOTDIR: not a directory)\n`,
+    );
   });
 });
 
@@ -244,6 +254,28 @@ describe('delegate, request and revoke, judged by the device', () => {
       '--days', '1', '--out', join(dir, 'd.json'),
     ]);
     expect(badRegion.err).toMatch(/^threshold-agency: --regions: must be geohash prefixes/);
+  });
+
+  it('keeps the real cause when a key or the delegation cannot be read', async () => {
+    const delegationPath = await delegate();
+    // Root reads files of any mode: these are failures the kernel gives root too.
+    const notAKeyDir = join(dir, 'not-a-key-dir');
+    await writeFile(notAKeyDir, 'a regular file');
+    const args = requestArgs(delegationPath);
+    args.splice(args.indexOf('--agency'), 2, '--agency', notAKeyDir);
+    const badKey = await agency([...args, '--out', join(dir, 'r.json')]);
+    expect(badKey.code).toBe(2);
+    expect(badKey.err).toBe(
+      `threshold-agency: --agency: key file ${join(notAKeyDir, 'signing.key')} cannot be read (ENOTDIR: not a directory)\n`,
+    );
+
+    const directory = join(dir, 'a-directory.json');
+    await mkdir(directory);
+    const badDelegation = await agency([...requestArgs(directory), '--out', join(dir, 'r.json')]);
+    expect(badDelegation.code).toBe(2);
+    expect(badDelegation.err).toBe(
+      `threshold-agency: --delegation: cannot read ${directory} (EISDIR: illegal operation on a directory)\n`,
+    );
   });
 
   it('prints help for every command', async () => {

@@ -8,6 +8,7 @@ import {
   writeSecretFile,
 } from '../../agent/crypto/key-files.js';
 import { UserError } from '../../agent/errors.js';
+import { hasErrno, systemErrorText } from '../../agent/system-error.js';
 
 /**
  * An agency's (or a trust root's) key directory: an Ed25519 signing pair for requests and
@@ -30,7 +31,7 @@ export interface GeneratedKeys {
 /** Makes both pairs in `dir`; refuses when any of the four files is already there. */
 export async function generateKeyDir(dir: string): Promise<GeneratedKeys> {
   for (const name of Object.values(KEY_FILES)) {
-    if (await exists(join(dir, name))) {
+    if (await exists(join(dir, name), '--out')) {
       throw new UserError(
         'key_exists',
         `--out: ${join(dir, name)} exists; refusing to overwrite keys`,
@@ -77,12 +78,16 @@ async function withFlag<T>(flag: string, read: () => Promise<T>): Promise<T> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
+async function exists(path: string, flag: string): Promise<boolean> {
   try {
     await access(path);
     return true;
-  } catch {
-    // access() rejects for a missing file: that is the answer, not an error.
-    return false;
+  } catch (err) {
+    // No such file is the answer; any other failure is the real cause, said as it is.
+    if (hasErrno(err, 'ENOENT')) return false;
+    throw new UserError(
+      'key_unreadable',
+      `${flag}: cannot check ${path} (${systemErrorText(err)})`,
+    );
   }
 }

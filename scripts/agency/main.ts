@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ThresholdError, UserError } from '../../agent/errors.js';
+import { agentVersion } from '../../agent/version.js';
 import { registerDelegate } from './delegate.js';
 import { registerKeygen } from './keygen.js';
 import { registerOpen } from './open.js';
@@ -31,6 +32,10 @@ export function defaultAgencyContext(): AgencyContext {
 export function buildAgencyProgram(ctx: AgencyContext): Command {
   const program = new Command('threshold-agency')
     .description('Agency-side tools for Threshold community requests: keys, delegations, requests.')
+    .version(agentVersion(), '-V, --version', 'print the version')
+    // `revoke --version N` is the revocation list's version: the program's own options
+    // are read before the command only.
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerKeygen(program, ctx);

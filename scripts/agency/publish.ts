@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { UserError } from '../../agent/errors.js';
 import { redactUrl } from '../../agent/log.js';
+import { systemErrorText } from '../../agent/system-error.js';
 
 /**
  * The agency side's publisher (the device has no such thing). It speaks MQTT 3.1.1, which
@@ -37,8 +38,11 @@ export async function publishAll(
   if (options.caFile) {
     try {
       clientOptions.ca = await readFile(options.caFile);
-    } catch {
-      throw new UserError('bad_flag', `--ca: cannot read ${options.caFile}`);
+    } catch (err) {
+      throw new UserError(
+        'bad_flag',
+        `--ca: cannot read ${options.caFile} (${systemErrorText(err)})`,
+      );
     }
   }
   let client: mqtt.MqttClient;

@@ -12,6 +12,7 @@ import {
   parseJsonBytes,
   signedStatementSchema,
 } from '../../agent/requests/protocol.js';
+import { systemErrorText } from '../../agent/system-error.js';
 import {
   durationFlag,
   httpsUrlFlag,
@@ -172,8 +173,8 @@ export async function readDelegation(path: string): Promise<DsseEnvelope> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
-  } catch {
-    throw new UserError('bad_flag', `--delegation: cannot read ${path}`);
+  } catch (err) {
+    throw new UserError('bad_flag', `--delegation: cannot read ${path} (${systemErrorText(err)})`);
   }
   const parsed = signedStatementSchema.safeParse(parseJsonBytes(Buffer.from(text, 'utf8')));
   if (!parsed.success || parsed.data.payloadType !== DELEGATION_PAYLOAD_TYPE) {

@@ -37,7 +37,8 @@ try:
 except (ImportError, ValueError) as err:
     print(
         f"emulated-camera: GStreamer RTSP server bindings are missing ({err}); "
-        "install python3-gi and gir1.2-gst-rtsp-server-1.0 and run with /usr/bin/python3",
+        "install python3-gi, gir1.2-gst-rtsp-server-1.0 and gir1.2-gdkpixbuf-2.0 "
+        "(scripts/install-os-packages.sh) and run with /usr/bin/python3",
         file=sys.stderr,
     )
     sys.exit(3)
@@ -247,7 +248,8 @@ def main(argv):
     missing = [name for name in needed if Gst.ElementFactory.find(name) is None]
     if missing:
         print(
-            f"emulated-camera: missing GStreamer elements: {', '.join(missing)}",
+            f"emulated-camera: missing GStreamer elements: {', '.join(missing)} "
+            "(scripts/install-os-packages.sh installs their plugins)",
             file=sys.stderr,
         )
         return 3

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import type { AuditEntry } from '../../audit/audit-log.js';
+import { withDeviceParts } from '../../compose.js';
 import { ThresholdError } from '../../errors.js';
 import { type CliContext, withConfigOption } from '../context.js';
 import { iso, table } from '../format.js';
-import { withRequestStore } from './requests.js';
 
 /** One entry as `threshold audit --json` prints it. */
 export interface ListedAuditEntry {
@@ -26,7 +26,7 @@ export function registerAudit(program: Command, ctx: CliContext): void {
       .option('--verify', 'check the hash chain; exit non-zero naming the first broken entry'),
   ).action(async (options: { config: string; json?: boolean; verify?: boolean }) => {
     const config = await ctx.config(options.config);
-    await withRequestStore(config, async ({ audit }) => {
+    await withDeviceParts(config, { log: ctx.logger(config.log.level) }, async ({ audit }) => {
       if (options.verify) {
         const verdict = await audit.verify();
         if (!verdict.ok) {

@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
-import { UserError } from '../../errors.js';
-import { type CliContext, withConfigOption } from '../context.js';
-import { withRequestStore } from './requests.js';
-
-const REQUEST_ID = /^[A-Za-z0-9_-]{22}$/;
+import { withDeviceParts } from '../../compose.js';
+import { type CliContext, parseRequestId, withConfigOption } from '../context.js';
 
 export function registerDecline(program: Command, ctx: CliContext): void {
   withConfigOption(
@@ -14,11 +11,13 @@ export function registerDecline(program: Command, ctx: CliContext): void {
       )
       .argument('<id>', 'the request id, as `threshold requests` lists it'),
   ).action(async (id: string, options: { config: string }) => {
-    if (!REQUEST_ID.test(id)) {
-      throw new UserError('bad_argument', 'id: not a request id (22 characters of [A-Za-z0-9_-])');
-    }
+    const requestId = parseRequestId(id);
     const config = await ctx.config(options.config);
-    const declined = await withRequestStore(config, ({ store }) => store.decline(id));
+    const declined = await withDeviceParts(
+      config,
+      { log: ctx.logger(config.log.level) },
+      ({ consent }) => consent.decline(requestId),
+    );
     ctx.out(
       `declined ${declined.id} (${declined.agencyName}, ${declined.investigationCode}); nothing was sent`,
     );

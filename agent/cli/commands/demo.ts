@@ -1,15 +1,19 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { z } from 'zod';
 import { parseConfig } from '../../config/load.js';
 import { errorMessage } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { DemoAgency } from '../demo-agency.js';
+import { parseFlags, secondsFlag, textFlag } from '../flags.js';
 import { runAgent } from './run.js';
 
 const LOCATION = { lat: 52.3702, lon: 4.8952 };
 /** Footage the demo agency asks for once the camera has recorded this long. */
 const REQUEST_AFTER_MS = 30_000;
+
+const demoFlags = z.object({ dataDir: textFlag, duration: secondsFlag.optional() });
 
 /** The demo's config: an emulated 1080p camera with scripted motion, everything local. */
 export function demoConfig(dataDir: string, rootPublicKey: string) {
@@ -35,7 +39,8 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       '.threshold-demo',
     )
     .option('--duration <seconds>', 'stop by itself after this many seconds')
-    .action(async (options: { dataDir: string; duration?: string }) => {
+    .action(async (flags: unknown) => {
+      const options = parseFlags(demoFlags, flags);
       const dataDir = resolve(options.dataDir);
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
       const agency = await DemoAgency.prepare(dataDir);
@@ -54,8 +59,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
           'Press Ctrl-C to stop.',
         ].join('\n'),
       );
-      const duration = options.duration === undefined ? undefined : Number(options.duration);
-      process.exitCode = await runAgent(config, log, duration, {
+      process.exitCode = await runAgent(config, log, options.duration, {
         embeddedBrokerPort: 0,
         onStarted: (agent, signal) => {
           const timer = setTimeout(() => {

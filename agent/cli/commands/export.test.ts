@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Command } from 'commander';
-import nacl from 'tweetnacl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LinuxStorage } from '../../../hal/linux/storage.js';
 import { makeSegments } from '../../../test-fixtures/make-segments.js';
@@ -12,24 +10,18 @@ import { agentPaths, openAgentDatabase } from '../../db/open.js';
 import { presentedFrames, streamsOf } from '../../export/test-support/clip-readers.js';
 import { createLogger } from '../../log.js';
 import { SegmentStore } from '../../recording/segment-store.js';
-import { openCustody } from '../../seal/custody.js';
-import { openSealedFile } from '../../seal/open-file.js';
 import { runCli, tempDir } from '../../test-support/cli.js';
 import type { CliContext } from '../context.js';
 import { registerExport } from './export.js';
-import { withRequestStore } from './requests.js';
 
 const BASE = Date.UTC(2026, 0, 31, 12, 0, 0);
 const iso = (s: number) => new Date(BASE + s * 1000).toISOString();
-const REQUEST_ID = 'QUJDREVGR0hJSktMTU5PUA';
 
 let dir: string;
 let cleanup: () => Promise<void>;
 let configPath: string;
 let config: Config;
 let printed: string[];
-let sha256s: string[];
-const agency = nacl.box.keyPair();
 
 async function run(...args: string[]): Promise<void> {
   const ctx: CliContext = {
@@ -67,36 +59,9 @@ beforeAll(async () => {
     for (const [seq, row] of rows.entries()) {
       await store.add({ ...row, runId, seq, file: basename(row.path) });
     }
-    sha256s = rows.map((row) => row.sha256);
   } finally {
     await db.close();
   }
-  await withRequestStore(config, ({ store }) =>
-    store.accept(
-      {
-        id: REQUEST_ID,
-        state: 'pending',
-        agencyId: 'metro-police',
-        agencyName: 'Metropolitan Police',
-        signingKey: Buffer.alloc(32).toString('base64'),
-        rootNames: ['Test Root'],
-        investigationCode: 'CASE-1',
-        title: 'A test request',
-        description: 'Footage, please.',
-        area: { lat: 52.37, lon: 4.9, radiusM: 500 },
-        window: { start: BASE, end: BASE + 10_000 },
-        issuedAt: BASE,
-        expiresAt: Date.now() + 3600_000,
-        recipient: Buffer.from(agency.publicKey).toString('base64'),
-        uploadUrl: 'https://evidence.example/uploads',
-        segmentIds: [],
-        receivedAt: Date.now(),
-        payloadSha256: createHash('sha256').update('payload').digest('hex'),
-        envelope: Buffer.from('{}'),
-      },
-      {},
-    ),
-  );
 }, 60_000);
 
 afterAll(async () => {
@@ -144,42 +109,6 @@ describe('threshold export', () => {
     await expect(
       run('--from', iso(1), '--to', iso(4), '--out', join(dir, 'nodir', 'n.mp4')),
     ).rejects.toThrow(/does not exist/);
-    await expect(
-      run('--from', iso(1), '--to', iso(4), '--out', join(dir, 'n.mp4'), '--seal-to', 'abc'),
-    ).rejects.toThrow('--seal-to and --request-id go together');
-  });
-
-  it('seals the clip to the request recipient, with its custody record', async () => {
-    const out = join(dir, 'clip.tseal');
-    const key = Buffer.from(agency.publicKey).toString('base64');
-    await run(
-      ...['--from', iso(3.3), '--to', iso(7.3), '--out', out, '--audio', '--json'],
-      ...['--seal-to', key, '--request-id', REQUEST_ID],
-    );
-    const result = JSON.parse(printed.join('\n')) as { sealed: { custody: string } };
-    const opened = join(dir, 'opened.mp4');
-    const { context } = await openSealedFile({
-      input: out,
-      output: opened,
-      boxSecretKey: agency.secretKey,
-    });
-    expect(context).toMatchObject({ requestId: REQUEST_ID, clipIndex: 0 });
-    expect(Math.abs((await presentedFrames(opened)).length - 100)).toBeLessThanOrEqual(1);
-    const { record } = await openCustody(result.sealed.custody, agency.secretKey);
-    expect(record).toMatchObject({
-      requestId: REQUEST_ID,
-      requestPayloadSha256: createHash('sha256').update('payload').digest('hex'),
-      cutMode: 'fast',
-      // The fixture has no audio track: asked for, none to include.
-      audio: false,
-      clip: { index: 0, start: iso(3.3), end: iso(7.3) },
-      sourceSegments: sha256s.slice(1, 4),
-    });
-    expect(record.plaintext.sha256).toBe(
-      createHash('sha256')
-        .update(await readFile(opened))
-        .digest('hex'),
-    );
   });
 
   it('prints one line and exits non-zero from the real command line', async () => {
@@ -219,13 +148,12 @@ describe('threshold export', () => {
     ]);
   }, 120_000);
 
-  it('refuses to seal for a request this device does not know', async () => {
-    const key = Buffer.from(agency.publicKey).toString('base64');
+  it('seals nothing: sharing goes through threshold share', async () => {
     await expect(
       run(
         ...['--from', iso(1), '--to', iso(4), '--out', join(dir, 'x.tseal')],
-        ...['--seal-to', key, '--request-id', 'ZZZZZZZZZZZZZZZZZZZZZZ'],
+        ...['--seal-to', Buffer.alloc(32).toString('base64')],
       ),
-    ).rejects.toMatchObject({ code: 'unknown_request' });
+    ).rejects.toThrow(/unknown option '--seal-to'/);
   });
 });

@@ -1,15 +1,8 @@
 import type { Command } from 'commander';
-import { SystemClock } from '../../../hal/linux/clock.js';
-import { AuditLog } from '../../audit/audit-log.js';
+import { withDeviceParts } from '../../compose.js';
 import type { Config } from '../../config/schema.js';
-import type { Database } from '../../db/database.js';
-import { agentPaths, openAgentDatabase } from '../../db/open.js';
-import { Pins } from '../../recording/pins.js';
-import { SegmentIndex } from '../../recording/segment-index.js';
-import { ClockFloor } from '../../requests/clock-floor.js';
-import { footageIndexOf } from '../../requests/footage.js';
 import { distanceM } from '../../requests/geo.js';
-import { RequestStore, type StoredRequest } from '../../requests/store.js';
+import type { StoredRequest } from '../../requests/store.js';
 import { type CliContext, withConfigOption } from '../context.js';
 import { iso, table } from '../format.js';
 
@@ -44,8 +37,8 @@ export function registerRequests(program: Command, ctx: CliContext): void {
       .option('--json', 'print a JSON array'),
   ).action(async (options: { config: string; all?: boolean; json?: boolean }) => {
     const config = await ctx.config(options.config);
-    await withRequestStore(config, async ({ store }) => {
-      const listed = (await store.list({ all: Boolean(options.all) })).map((request) =>
+    await withDeviceParts(config, { log: ctx.logger(config.log.level) }, async ({ requests }) => {
+      const listed = (await requests.list({ all: Boolean(options.all) })).map((request) =>
         listRequest(request, config),
       );
       if (options.json) {
@@ -93,35 +86,4 @@ export function listRequest(request: StoredRequest, config: Config): ListedReque
     distanceM: Math.round(distanceM(config.device.location, request.area)),
     contact: request.contact ?? null,
   };
-}
-
-export interface RequestTools {
-  db: Database;
-  store: RequestStore;
-  audit: AuditLog;
-}
-
-/**
- * Opens the database and the request store the way the agent does (the same time floor,
- * the same pins), runs `fn`, and closes. SQLite serialises writers, so this is safe while
- * the agent runs.
- */
-export async function withRequestStore<T>(
-  config: Config,
-  fn: (tools: RequestTools) => Promise<T>,
-): Promise<T> {
-  const db = await openAgentDatabase(config);
-  try {
-    const floor = new ClockFloor({ db, clock: new SystemClock() });
-    await floor.load();
-    const audit = new AuditLog(db, floor);
-    const footage = footageIndexOf(
-      new SegmentIndex(db, agentPaths(config.dataDir).segments),
-      new Pins(db),
-    );
-    const store = new RequestStore({ db, footage, clock: floor, audit });
-    return await fn({ db, store, audit });
-  } finally {
-    await db.close();
-  }
 }

@@ -1,11 +1,15 @@
 import type { Command } from 'commander';
+import { z } from 'zod';
 import { Agent, hardwareFor } from '../../compose.js';
 import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
 import { type CliContext, withConfigOption } from '../context.js';
+import { parseFlags, secondsFlag, textFlag } from '../flags.js';
 
 /** Exit status after SIGTERM, as a shell reports a process ended by it (128 + 15). */
 const EXIT_SIGTERM = 143;
+
+const runFlags = z.object({ config: textFlag, duration: secondsFlag.optional() });
 
 export function registerRun(program: Command, ctx: CliContext): void {
   withConfigOption(
@@ -16,11 +20,11 @@ export function registerRun(program: Command, ctx: CliContext): void {
         '--duration <seconds>',
         'stop by itself after this many seconds (for tests and demos)',
       ),
-  ).action(async (options: { config: string; duration?: string }) => {
+  ).action(async (raw: unknown) => {
+    const options = parseFlags(runFlags, raw);
     const config = await ctx.config(options.config);
     const log = ctx.logger(config.log.level);
-    const duration = options.duration === undefined ? undefined : Number(options.duration);
-    process.exitCode = await runAgent(config, log, duration);
+    process.exitCode = await runAgent(config, log, options.duration);
   });
 }
 

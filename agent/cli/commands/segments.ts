@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { agentPaths, openAgentDatabase } from '../../db/open.js';
+import { withDeviceParts } from '../../compose.js';
 import { UserError } from '../../errors.js';
-import { SegmentIndex } from '../../recording/segment-index.js';
 import { type CliContext, parseIsoFlag, withConfigOption } from '../context.js';
 import { formatBytes, iso, table } from '../format.js';
 
@@ -18,12 +17,8 @@ export function registerSegments(program: Command, ctx: CliContext): void {
     const to = parseIsoFlag('--to', options.to);
     if (to <= from) throw new UserError('bad_flag', '--to: must be after --from');
     const config = await ctx.config(options.config);
-    const db = await openAgentDatabase(config);
-    try {
-      const rows = await new SegmentIndex(db, agentPaths(config.dataDir).segments).overlapping(
-        from,
-        to,
-      );
+    await withDeviceParts(config, { log: ctx.logger(config.log.level) }, async (parts) => {
+      const rows = await parts.segments.overlapping(from, to);
       const listed = rows.map((row) => ({
         id: row.id,
         start: iso(row.startMs),
@@ -46,8 +41,6 @@ export function registerSegments(program: Command, ctx: CliContext): void {
           ...listed.map((row) => [String(row.id), row.start, row.end, formatBytes(row.bytes)]),
         ]),
       );
-    } finally {
-      await db.close();
-    }
+    });
   });
 }

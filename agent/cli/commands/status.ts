@@ -1,10 +1,6 @@
 import type { Command } from 'commander';
-import type { Config } from '../../config/schema.js';
-import type { Database } from '../../db/database.js';
-import { agentPaths, openAgentDatabase } from '../../db/open.js';
-import { MotionStore } from '../../recording/motion-store.js';
-import { SegmentIndex } from '../../recording/segment-index.js';
-import { AgentState, type RecorderStatus } from '../../state.js';
+import { type DeviceParts, withDeviceParts } from '../../compose.js';
+import type { RecorderStatus } from '../../state.js';
 import { type CliContext, withConfigOption } from '../context.js';
 import { formatBytes, iso } from '../format.js';
 
@@ -39,25 +35,21 @@ export function registerStatus(program: Command, ctx: CliContext): void {
       ),
   ).action(async (options: { config: string; json?: boolean; check?: boolean }) => {
     const config = await ctx.config(options.config);
-    const db = await openAgentDatabase(config);
-    try {
-      const report = await statusReport(db, config, Date.now());
+    await withDeviceParts(config, { log: ctx.logger(config.log.level) }, async (parts) => {
+      const report = await statusReport(parts, Date.now());
       ctx.out(options.json ? JSON.stringify(report, null, 2) : formatStatus(report));
       const healthy = report.recording.state === 'recording' || report.recording.state === 'paused';
       if (options.check && !healthy) process.exitCode = 1;
-    } finally {
-      await db.close();
-    }
+    });
   });
 }
 
 export async function statusReport(
-  db: Database,
-  config: Config,
+  { db, config, state, segments, motion }: DeviceParts,
   now: number,
 ): Promise<StatusReport> {
-  const recorder = await new AgentState(db).get<RecorderStatus>('recorder');
-  const summary = await new SegmentIndex(db, agentPaths(config.dataDir).segments).summary();
+  const recorder = await state.get<RecorderStatus>('recorder');
+  const summary = await segments.summary();
   const gaps = await db.get<{ n: number }>(
     "SELECT COUNT(*) AS n FROM recorder_runs WHERE end_reason IS NOT NULL AND end_reason NOT IN ('stopped', 'agent_stopped', 'paused')",
   );
@@ -82,7 +74,7 @@ export async function statusReport(
       newest: summary.newest === null ? null : iso(summary.newest),
     },
     gaps: gaps?.n ?? 0,
-    motionEvents: await new MotionStore(db).count(),
+    motionEvents: await motion.count(),
     lastError: recorder?.lastError
       ? { at: iso(recorder.lastError.at), message: recorder.lastError.message }
       : null,

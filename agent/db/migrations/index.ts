@@ -1,5 +1,6 @@
 import { recording } from './001-recording.js';
 import { requests } from './002-requests.js';
+import { share } from './003-share.js';
 
 /** A schema step. Versions are consecutive; a released migration is never edited. */
 export interface Migration {
@@ -9,4 +10,4 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. */
-export const MIGRATIONS: readonly Migration[] = [recording, requests];
+export const MIGRATIONS: readonly Migration[] = [recording, requests, share];
