@@ -32,6 +32,28 @@ const mqttUrl = z.string().refine(
   { message: 'must be "embedded" or an mqtt://, mqtts://, ws:// or wss:// URL' },
 );
 
+/** socks5://HOST:PORT or socks5h://HOST:PORT; no credentials, path or query. */
+const socksUrl = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return (
+        (url.protocol === 'socks5:' || url.protocol === 'socks5h:') &&
+        url.hostname !== '' &&
+        url.port !== '' &&
+        !url.username &&
+        !url.password &&
+        (url.pathname === '' || url.pathname === '/') &&
+        !url.search &&
+        !url.hash
+      );
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be socks5://HOST:PORT or socks5h://HOST:PORT' },
+);
+
 const base64Key32 = z.string().refine((value) => /^[A-Za-z0-9+/]{43}=$/.test(value), {
   message: 'must be a base64 key of 32 bytes',
 });
@@ -138,34 +160,17 @@ export const configSchema = z.strictObject({
       blockedAgencies: z.array(z.string()).default([]),
     })
     .prefault({}),
+  /** How shared clips reach the agency (DESIGN.md, "Upload"); absent: defaults. */
   upload: z
     .strictObject({
-      /** Bandwidth cap for uploads to agencies, bytes per second. */
+      /** Bandwidth cap for all uploads, bytes per second. */
       maxBytesPerSecond: z.number().int().min(1024).optional(),
-      /** Path to a PEM file of a CA to trust besides the system's (agencies with private CAs). */
+      /** Path to a PEM file of a CA to trust besides the system's. */
       ca: z.string().min(1).optional(),
-      /** socks5://HOST:PORT, e.g. a local Tor: the agency sees the proxy's address, not the owner's. */
-      proxy: z
-        .string()
-        .refine(
-          (value) => {
-            try {
-              const url = new URL(value);
-              return (
-                ['socks5:', 'socks5h:'].includes(url.protocol) &&
-                url.hostname !== '' &&
-                url.port !== '' &&
-                url.pathname.replace(/^\/$/, '') === ''
-              );
-            } catch {
-              return false;
-            }
-          },
-          { message: 'must be socks5://HOST:PORT' },
-        )
-        .optional(),
-      /** An upload attempt during which no byte moves for this long is a stall: retried. */
-      idleTimeoutSeconds: z.number().min(1).max(3600).optional(),
+      /** A SOCKS5 proxy (e.g. a local Tor); the agency's name is resolved by the proxy. */
+      proxy: socksUrl.optional(),
+      /** An attempt with no byte moving for this long is abandoned and retried. */
+      idleTimeoutSeconds: z.number().min(5).max(600).optional(),
     })
     .optional(),
   ui: z

@@ -159,10 +159,9 @@ describe('share survives kill -9', () => {
       { timeoutMs: 30_000, what: 'the delivered clip' },
     );
     expect(delivered).toHaveLength(1);
-    expect((delivered[0]?.custody as { sealedSha256: string }).sealedSha256).toBe(
-      [...sealedHashes][0],
-    );
-    expect((delivered[0]?.custody as { start: string; end: string }).start).toBe(from);
+    const custody = delivered[0]?.custody as { sealedSha256: string; start: string } | undefined;
+    expect(custody?.sealedSha256).toBe([...sealedHashes][0]);
+    expect(custody?.start).toBe(from);
     expect(world.receiver.events.filter((e) => e.event === 'quarantined')).toEqual([]);
     expect((await readdir(join(world.receivedDir, id))).sort()).toEqual([
       'clip-0.custody.json',
