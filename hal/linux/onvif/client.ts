@@ -124,6 +124,10 @@ export class OnvifSession {
       secrets: [options.password, options.username],
       timeoutMs: options.timeoutMs,
     };
+    // The library connects even when the media requests fail (it only warns): a wrong
+    // password on a camera whose capabilities need none shows up here.
+    const warnings: unknown[] = [];
+    cam.on('warning', (warning) => warnings.push(warning));
     try {
       const started = Date.now();
       await call<unknown>(
@@ -134,6 +138,10 @@ export class OnvifSession {
       );
       const camTime = cam.timeShift === undefined ? started : cam.timeShift + uptimeMs();
       const profiles = (cam.profiles ?? []).map(toProfile).filter((p) => p !== null);
+      const refused = warnings
+        .map((warning) => toOnvifError(warning, 'GetProfiles', context))
+        .find((error) => error.code === 'onvif_auth');
+      if (profiles.length === 0 && refused) throw refused;
       return new OnvifSession(cam, agent, options, profiles, camTime - Date.now());
     } catch (err) {
       agent.destroy();
@@ -366,12 +374,14 @@ function toProfile(raw: unknown): OnvifProfile | null {
       rateControl?: { frameRateLimit?: unknown };
     };
   } | null;
-  const token = profile?.$?.token;
+  // The library turns numeric-looking text into numbers ("1" → 1): tokens are text again.
+  const rawToken = profile?.$?.token;
+  const token = typeof rawToken === 'number' ? String(rawToken) : rawToken;
   if (typeof token !== 'string' || token === '') return null;
   const encoder = profile?.videoEncoderConfiguration;
   const result: OnvifProfile = {
     token,
-    name: typeof profile?.name === 'string' ? profile.name : String(profile?.name ?? token),
+    name: String(profile?.name ?? token),
     encoding: typeof encoder?.encoding === 'string' ? encoder.encoding : '',
   };
   const width = positive(encoder?.resolution?.width);
