@@ -60,6 +60,8 @@ export class DeviceService {
   #server: Server | null = null;
   #port = 0;
   #streamUri: string;
+  #triggered = 0;
+  readonly #timers = new Set<NodeJS.Timeout>();
 
   constructor(options: DeviceServiceOptions) {
     this.#options = options;
@@ -67,9 +69,27 @@ export class DeviceService {
     this.hub = new PullPointHub(this.#now);
     this.#auth = new UsernameTokenChecker(options.credentials, this.#now);
     this.#streamUri = options.streamUri;
-    this.#script = new MotionScript(options.startedAt, options.motion, (active, at) =>
-      this.hub.publish(motionNotifications(active, at, 'Changed')),
-    );
+    this.#script = new MotionScript(options.startedAt, options.motion, (active, at) => {
+      if (this.#triggered === 0) this.hub.publish(motionNotifications(active, at, 'Changed'));
+    });
+  }
+
+  /** Whether the camera senses motion now (scripted or triggered). */
+  get motionActive(): boolean {
+    return this.#script.active || this.#triggered > 0;
+  }
+
+  /** Motion for `durationMs` from now, besides the script (for tests of any timing). */
+  triggerMotion(durationMs: number): void {
+    const before = this.motionActive;
+    this.#triggered += 1;
+    if (!before) this.hub.publish(motionNotifications(true, this.#now(), 'Changed'));
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#triggered -= 1;
+      if (!this.motionActive) this.hub.publish(motionNotifications(false, this.#now(), 'Changed'));
+    }, durationMs);
+    this.#timers.add(timer);
   }
 
   get port(): number {
@@ -103,6 +123,8 @@ export class DeviceService {
   /** Stops at once: subscriptions end, connections (long polls included) are cut. */
   async stop(): Promise<void> {
     this.#script.stop();
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
     this.hub.dropAll();
     const server = this.#server;
     this.#server = null;
@@ -180,7 +202,7 @@ export class DeviceService {
       case 'CreatePullPointSubscription': {
         const asked = textOf(request, 'InitialTerminationTime');
         const termination = this.#termination(asked, now);
-        const initial = motionNotifications(this.#script.active, now, 'Initialized');
+        const initial = motionNotifications(this.motionActive, now, 'Initialized');
         const id = termination === null ? null : this.hub.create(termination, initial);
         if (termination === null) {
           return [

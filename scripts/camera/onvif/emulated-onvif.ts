@@ -38,6 +38,8 @@ export interface EmulatedOnvif {
   setFaulting(on: boolean): void;
   /** What GetStreamUri of camera `camera` (1-based) answers from now on. */
   setStreamUri(camera: number, uri: string): void;
+  /** Camera `camera` senses motion for `durationMs` from now, besides its script. */
+  triggerMotion(camera: number, durationMs: number): void;
   /** Live PullPoint subscriptions of a camera. */
   subscriptions(camera: number): number;
   stop(): Promise<void>;
@@ -115,6 +117,7 @@ export async function startEmulatedOnvif(options: StartOnvifOptions): Promise<Em
       for (const service of services) service.hub.setFaulting(on);
     },
     setStreamUri: (camera, uri) => serviceOf(camera).setStreamUri(uri),
+    triggerMotion: (camera, durationMs) => serviceOf(camera).triggerMotion(durationMs),
     subscriptions: (camera) => serviceOf(camera).hub.size,
     stop: async () => {
       await Promise.all(started.splice(0).map((part) => part.stop()));
