@@ -28,6 +28,8 @@ export interface DeviceServiceOptions {
   /** When the scripted motion counts from, and the windows. */
   startedAt: number;
   motion: readonly MotionWindow[];
+  /** The longest a PullMessages waits, whatever it asks; default 60 s. */
+  maxPullMs?: number;
   now?: () => number;
 }
 
@@ -42,7 +44,7 @@ const PRE_AUTH = new Set([
   'GetWsdlUrl',
 ]);
 const DEFAULT_TERMINATION_MS = 60_000;
-/** A pull waits at most this long, whatever it asks (cameras cap it too). */
+/** A pull waits at most this long by default, whatever it asks (cameras cap it too). */
 const MAX_PULL_MS = 60_000;
 
 /**
@@ -61,6 +63,7 @@ export class DeviceService {
   #port = 0;
   #streamUri: string;
   #triggered = 0;
+  #silent = false;
   readonly #timers = new Set<NodeJS.Timeout>();
 
   constructor(options: DeviceServiceOptions) {
@@ -99,6 +102,14 @@ export class DeviceService {
   /** The device service address, as WS-Discovery announces it. */
   get xaddr(): string {
     return `${this.#base()}/onvif/device_service`;
+  }
+
+  /**
+   * While on, the camera takes requests and answers none of them (a hung device): each
+   * waits until its client gives up or the camera stops.
+   */
+  setSilent(on: boolean): void {
+    this.#silent = on;
   }
 
   /** What GetStreamUri answers from now on (a camera whose stream moved). */
@@ -140,6 +151,7 @@ export class DeviceService {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.#silent) return;
     if (req.method !== 'POST') {
       res.writeHead(405, { allow: 'POST' }).end();
       return;
@@ -257,7 +269,7 @@ export class DeviceService {
     }
     const timeout = Math.min(
       parseDuration(textOf(request, 'Timeout') ?? '') ?? 10_000,
-      MAX_PULL_MS,
+      this.#options.maxPullMs ?? MAX_PULL_MS,
     );
     const limit = Math.max(1, Math.min(1024, Number(textOf(request, 'MessageLimit') ?? 10) || 10));
     const outcome = await this.hub.pull(id, timeout, limit, closed);

@@ -14,6 +14,8 @@ export interface OnvifEmulationOptions {
   discoveryPort?: number;
   /** Start with the event service's fault switch on. */
   faulting?: boolean;
+  /** The longest a PullMessages waits, whatever it asks; default 60 s. */
+  maxPullMs?: number;
 }
 
 export const DEFAULT_ONVIF_USERNAME = 'admin';
@@ -36,6 +38,8 @@ export interface EmulatedOnvif {
   readonly discoveryPort: number;
   /** While on, every event subscription faults and none can be made. */
   setFaulting(on: boolean): void;
+  /** While on, the cameras answer no request at all (hung devices). */
+  setSilent(on: boolean): void;
   /** What GetStreamUri of camera `camera` (1-based) answers from now on. */
   setStreamUri(camera: number, uri: string): void;
   /** Camera `camera` senses motion for `durationMs` from now, besides its script. */
@@ -73,6 +77,7 @@ export async function startEmulatedOnvif(options: StartOnvifOptions): Promise<Em
       streamUri,
       startedAt: options.startedAt,
       motion: options.motion,
+      ...(options.maxPullMs !== undefined ? { maxPullMs: options.maxPullMs } : {}),
     });
   });
   const responder = new DiscoveryResponder({
@@ -115,6 +120,9 @@ export async function startEmulatedOnvif(options: StartOnvifOptions): Promise<Em
     discoveryPort: responder.port,
     setFaulting: (on) => {
       for (const service of services) service.hub.setFaulting(on);
+    },
+    setSilent: (on) => {
+      for (const service of services) service.setSilent(on);
     },
     setStreamUri: (camera, uri) => serviceOf(camera).setStreamUri(uri),
     triggerMotion: (camera, durationMs) => serviceOf(camera).triggerMotion(durationMs),
