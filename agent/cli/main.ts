@@ -5,6 +5,7 @@ import { registerCustody } from './commands/custody.js';
 import { registerDecline } from './commands/decline.js';
 import { registerDemo } from './commands/demo.js';
 import { registerExport } from './commands/export.js';
+import { registerProvision } from './commands/provision.js';
 import { registerRequests } from './commands/requests.js';
 import { registerRun } from './commands/run.js';
 import { registerSegments } from './commands/segments.js';
@@ -31,6 +32,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerDecline(program, ctx);
   registerAudit(program, ctx);
   registerExport(program, ctx);
+  registerProvision(program, ctx);
   return program;
 }
 

@@ -133,8 +133,7 @@ export function parseStreamProbe(json: string): StreamReport {
           profile: videoStream.profile ?? null,
           width: videoStream.width ?? null,
           height: videoStream.height ?? null,
-          fps:
-            framesPerSecond(times) ?? rate(videoStream.avg_frame_rate ?? videoStream.r_frame_rate),
+          fps: frameRate(times, rate(videoStream.avg_frame_rate ?? videoStream.r_frame_rate)),
           bFrames: (videoStream.has_b_frames ?? 0) > 0 || outOfOrder(video),
           keyframeInterval: keyframeInterval(video),
         }
@@ -190,10 +189,17 @@ function outOfOrder(packets: readonly TimedPacket[]): boolean {
   return false;
 }
 
-function framesPerSecond(times: readonly number[]): number | null {
-  if (times.length < 3) return null;
-  const span = Math.max(...times) - Math.min(...times);
-  return span > 0 ? round2((times.length - 1) / span) : null;
+/**
+ * Frames per second as the packets show it. The stream's declared rate is preferred when
+ * the packets agree with it (within 5 %), since a few seconds of packets measure it
+ * roughly; a declared rate they contradict (RTSP often declares none, or a field rate) is not.
+ */
+function frameRate(times: readonly number[], declared: number | null): number | null {
+  const span = times.length >= 3 ? Math.max(...times) - Math.min(...times) : 0;
+  const measured = span > 0 ? (times.length - 1) / span : null;
+  if (measured === null) return declared;
+  if (declared !== null && Math.abs(declared - measured) <= declared * 0.05) return declared;
+  return round2(measured);
 }
 
 function keyframeInterval(packets: readonly TimedPacket[]): VideoReport['keyframeInterval'] {
