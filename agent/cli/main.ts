@@ -4,6 +4,7 @@ import { registerAudit } from './commands/audit.js';
 import { registerCustody } from './commands/custody.js';
 import { registerDecline } from './commands/decline.js';
 import { registerDemo } from './commands/demo.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerExport } from './commands/export.js';
 import { registerProvision } from './commands/provision.js';
 import { registerRequests } from './commands/requests.js';
@@ -33,6 +34,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerAudit(program, ctx);
   registerExport(program, ctx);
   registerProvision(program, ctx);
+  registerDoctor(program, ctx);
   return program;
 }
 

@@ -38,3 +38,17 @@ export async function accountIds(name?: string): Promise<AccountIds> {
     );
   }
 }
+
+/** The account deploy/systemd/install.sh makes for the agent. */
+export const SERVICE_ACCOUNT = 'threshold';
+
+/**
+ * The account the agent runs as: `name` when given; for root without one, the service
+ * account when it exists (the agent never runs as root under the unit); else the caller.
+ */
+export async function agentAccount(name?: string): Promise<AccountIds> {
+  if (name !== undefined) return accountIds(name);
+  const me = await accountIds();
+  if (me.uid !== 0) return me;
+  return accountIds(SERVICE_ACCOUNT).catch(() => me);
+}

@@ -9,8 +9,8 @@ import { ALL_FIELDS } from '../../provision/fields.js';
 import { Prompter } from '../../provision/prompter.js';
 import { type ProvisionDeps, provision } from '../../provision/provision.js';
 import { probeStream } from '../../provision/stream-probe.js';
-import { accountIds } from '../../provision/system-user.js';
-import type { CliContext } from '../context.js';
+import { agentAccount } from '../../provision/system-user.js';
+import { type CliContext, parseSecondsFlag } from '../context.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/threshold/config.json';
 
@@ -80,7 +80,7 @@ export function registerProvision(program: Command, ctx: CliContext): void {
       configPath: flags.config,
       force: flags.force === true,
       discover: flags.discover === true,
-      discoveryTimeoutMs: seconds('--discovery-seconds', flags.discoverySeconds) * 1000,
+      discoveryTimeoutMs: parseSecondsFlag('--discovery-seconds', flags.discoverySeconds) * 1000,
       ...(flags.discoveryPort !== undefined
         ? { discoveryPort: whole('--discovery-port', flags.discoveryPort) }
         : {}),
@@ -88,9 +88,9 @@ export function registerProvision(program: Command, ctx: CliContext): void {
       ...(flags.discoveryInterface !== undefined
         ? { discoveryInterface: flags.discoveryInterface }
         : {}),
-      connectTimeoutMs: seconds('--timeout-seconds', flags.timeoutSeconds) * 1000,
-      brokerTimeoutMs: seconds('--timeout-seconds', flags.timeoutSeconds) * 1000,
-      probeSeconds: seconds('--probe-seconds', flags.probeSeconds),
+      connectTimeoutMs: parseSecondsFlag('--timeout-seconds', flags.timeoutSeconds) * 1000,
+      brokerTimeoutMs: parseSecondsFlag('--timeout-seconds', flags.timeoutSeconds) * 1000,
+      probeSeconds: parseSecondsFlag('--probe-seconds', flags.probeSeconds),
     };
     const serviceUser = await serviceAccount(flags.serviceUser);
     const values = new Map<string, string>();
@@ -128,26 +128,14 @@ function onvifAccess(): OnvifAccess {
   };
 }
 
-/**
- * The agent's account: as given; run as root without one, the `threshold` account that
- * deploy/systemd/install.sh makes, when it exists; else none (files stay the caller's).
- */
+/** As given; for root without one, the service account; else none (files stay the caller's). */
 async function serviceAccount(name: string | undefined) {
-  if (name !== undefined) return accountIds(name);
-  if (userInfo().uid !== 0) return undefined;
-  return accountIds('threshold').catch(() => undefined);
+  const account = await agentAccount(name);
+  return account.uid === userInfo().uid && name === undefined ? undefined : account;
 }
 
 function camelCase(flag: string): string {
   return flag.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-}
-
-function seconds(flag: string, text: string): number {
-  const value = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text) || value <= 0 || value > 600) {
-    throw new UserError('bad_flag', `${flag}: a number of seconds from 0 to 600`);
-  }
-  return value;
 }
 
 function whole(flag: string, text: string): number {
