@@ -256,9 +256,10 @@ export class OnvifSession {
 /** The URI with the credentials inserted, for ffmpeg only: never log what this returns. */
 export function withCredentials(uri: string, username: string, password: string): string {
   const url = new URL(uri);
-  // The WHATWG setters percent-encode what the userinfo may not hold (RFC 3986 §3.2.1).
-  url.username = username;
-  url.password = password;
+  // Percent-encoded here (RFC 3986 §3.2.1): the WHATWG setters leave "%" as it is, so a
+  // password holding "%" would not survive a decoding on the other side.
+  url.username = encodeURIComponent(username);
+  url.password = encodeURIComponent(password);
   return url.toString();
 }
 
