@@ -53,12 +53,12 @@ describe('an ONVIF camera with ONVIF motion', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  it('threshold run records it and stores its motion events within 2 s of the script', async () => {
+  it('threshold run records it and stores its motion events within 2 s of the script, across a fault', async () => {
     const { dir, cleanup } = await tempDir();
     cleanups.push(cleanup);
     const windows = [
       { start: 14, end: 18 },
-      { start: 26, end: 30 },
+      { start: 34, end: 38 },
     ];
     const camera = await startEmulatedCameras({
       size: { width: 640, height: 360 },
@@ -79,6 +79,24 @@ describe('an ONVIF camera with ONVIF motion', () => {
       timeoutMs: 45_000,
       what: 'recorded segments',
     });
+    await waitFor(
+      async () => (await onvifEvents(dataDir).catch(() => [])).some((row) => row.end_ms !== null),
+      { timeoutMs: 45_000, intervalMs: 250, what: 'the first closed motion event' },
+    );
+    // Between the windows the camera's event service fails for two seconds: every
+    // subscription is dropped and none can be made. The agent must subscribe again soon.
+    const onvif = camera.onvif!;
+    expect(onvif.subscriptions(1)).toBe(1);
+    onvif.setFaulting(true);
+    expect(onvif.subscriptions(1)).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    onvif.setFaulting(false);
+    const repaired = Date.now();
+    await waitFor(() => onvif.subscriptions(1) === 1, {
+      timeoutMs: 15_000,
+      what: 'a new subscription',
+    });
+    expect(Date.now() - repaired).toBeLessThanOrEqual(10_000);
     const events = await waitFor(
       async () => {
         const rows = await onvifEvents(dataDir).catch(() => []);
