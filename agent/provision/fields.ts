@@ -285,3 +285,31 @@ export const ALL_FIELDS: readonly Field<unknown>[] = [
   trustRoots,
   trustThreshold(1),
 ];
+
+/** The fields whose check needs no earlier answer: a given flag is checked before anything. */
+export const PREFLIGHT_FIELDS: readonly Field<unknown>[] = [
+  cameraHost,
+  cameraPort(80),
+  cameraUser,
+  cameraPassword,
+  motionSource('onvif'),
+  latitude,
+  longitude,
+  dataDir,
+  mqttUrl,
+  mqttUser,
+  mqttPassword,
+  mqttCa,
+  trustRoots,
+];
+
+/** The fields every run asks, whatever the other answers: a missing flag fails at once. */
+export const ALWAYS_ASKED: readonly Field<unknown>[] = [
+  cameraUser,
+  cameraPassword,
+  motionSource('onvif'),
+  latitude,
+  longitude,
+  dataDir,
+  mqttUrl,
+];

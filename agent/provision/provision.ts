@@ -4,7 +4,14 @@ import { configSchema } from '../config/schema.js';
 import type { AnswerSource } from './answers.js';
 import { type BrokerStepDeps, brokerStep, trustStep } from './broker-step.js';
 import { type CameraStepDeps, type CameraStepOptions, cameraStep } from './camera-step.js';
-import { dataDir as dataDirField, latitude, longitude, motionSource } from './fields.js';
+import {
+  ALWAYS_ASKED,
+  dataDir as dataDirField,
+  latitude,
+  longitude,
+  motionSource,
+  PREFLIGHT_FIELDS,
+} from './fields.js';
 import type { StreamAdvice } from './stream-advice.js';
 import type { AccountIds } from './system-user.js';
 import { prepareDataDir, refuseExistingConfig, writeConfigFile } from './write-config.js';
@@ -43,6 +50,10 @@ export async function provision(
   options: ProvisionOptions,
 ): Promise<ProvisionResult> {
   await refuseExistingConfig(options.configPath, options.force);
+  // Flags are checked before any slow step: a bad or missing --lat fails at once, not
+  // after discovery and the stream probe.
+  for (const field of PREFLIGHT_FIELDS) if (source.has(field)) await source.get(field);
+  if (!source.interactive) for (const field of ALWAYS_ASKED) await source.get(field);
 
   const camera = await cameraStep(deps, source, options);
   const motion = await source.get(motionSource('onvif'));
