@@ -155,7 +155,7 @@ describe('OnvifMotionSource against the emulated ONVIF camera', () => {
     const wrong = 'Wrong-Secret-123';
     const motion = new OnvifMotionSource({
       settings: { host: device.host, port: device.port, username: 'admin', password: wrong },
-      maxBackoffMs: 200,
+      authBackoffMs: 200,
       log: {
         info: (fields, message) => logged.push(JSON.stringify({ fields, message })),
         warn: (fields, message) => logged.push(JSON.stringify({ fields, message })),

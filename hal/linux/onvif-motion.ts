@@ -20,6 +20,11 @@ export interface OnvifMotionDeps {
   renewBeforeMs?: number;
   /** Backoff ceiling between attempts to subscribe again; default 5 s. */
   maxBackoffMs?: number;
+  /**
+   * The wait after the camera refused the login; default 60 s. Cameras lock accounts
+   * after repeated failures, and a wrong password does not fix itself in seconds.
+   */
+  authBackoffMs?: number;
   now?: () => number;
   log?: MotionSourceLog;
 }
@@ -113,6 +118,7 @@ export class OnvifMotionSource implements MotionSource {
   async #run(signal: AbortSignal, firstAttempt: () => void): Promise<void> {
     let attempt = 0;
     while (!signal.aborted) {
+      let refused = false;
       try {
         await this.#subscribeAndPull(signal, firstAttempt, () => {
           attempt = 0;
@@ -121,6 +127,7 @@ export class OnvifMotionSource implements MotionSource {
         if (signal.aborted) break;
         this.stats.failures += 1;
         const code = (err as { code?: unknown }).code;
+        refused = code === 'onvif_auth';
         // Only our own errors are quoted: their messages never carry credentials.
         this.stats.lastError = {
           code: typeof code === 'string' ? code : 'onvif_failed',
@@ -136,7 +143,11 @@ export class OnvifMotionSource implements MotionSource {
         await session?.close();
         firstAttempt();
       }
-      await pause(backoffMs(attempt++, this.#deps.maxBackoffMs ?? 5000), signal);
+      const wait = refused
+        ? (this.#deps.authBackoffMs ?? 60_000)
+        : backoffMs(attempt, this.#deps.maxBackoffMs ?? 5000);
+      attempt += 1;
+      await pause(wait, signal);
     }
   }
 
