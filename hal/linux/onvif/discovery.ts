@@ -145,7 +145,7 @@ export async function parseProbeMatches(
     const endpoint = textOf(child(match, 'EndpointReference'), 'Address');
     cameras.push({
       address: url.hostname.replace(/^\[|\]$/g, ''),
-      port: url.port ? Number(url.port) : 80,
+      port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80,
       xaddr: url.toString(),
       ...optional('name', scopeValue(scopes, 'name')),
       ...optional('hardware', scopeValue(scopes, 'hardware')),
