@@ -59,7 +59,7 @@ export async function runChecks(
       finding = {
         status: 'fail',
         detail: signal.aborted
-          ? `did not finish within ${Math.round(options.timeoutMs / 1000)} s`
+          ? `did not finish within ${options.timeoutMs / 1000} s`
           : redactCredentials(errorMessage(err)),
       };
     }

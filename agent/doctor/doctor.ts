@@ -4,7 +4,7 @@ import type { BrokerCheckOptions, BrokerCheckResult } from '../mqtt/connection-c
 import type { AccountIds } from '../provision/system-user.js';
 import type { Check } from './check.js';
 import { brokerCheck } from './checks/broker.js';
-import { type CameraCheckDeps, type CameraSettings, cameraCheck } from './checks/camera.js';
+import { type CameraCheckDeps, cameraCheck } from './checks/camera.js';
 import { type ClockSync, clockCheck, type FloorReading } from './checks/clock.js';
 import { dataDirCheck } from './checks/data-dir.js';
 import { fileModesCheck } from './checks/file-modes.js';
@@ -35,7 +35,7 @@ export function doctorChecks(target: DoctorTarget, deps: DoctorDeps): Check[] {
     dataDirCheck(config.dataDir, account),
     freeSpaceCheck(config.dataDir, config.retention.minFreeBytes),
     fileModesCheck({ configPath, keysDir: agentPaths(config.dataDir).keys }, account),
-    cameraCheck(config.camera as CameraSettings, deps),
+    cameraCheck(config.camera, deps),
     brokerCheck(config.mqtt, { checkBroker: deps.checkBroker, timeoutMs: deps.connectTimeoutMs }),
     clockCheck({ readSync: deps.readSync, readFloor: deps.readFloor }),
     uiCheck(ui.listen, ui.tls !== undefined && ui.tls !== null && ui.tls !== false),

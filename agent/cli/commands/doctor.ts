@@ -1,20 +1,17 @@
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { SystemClock } from '../../../hal/linux/clock.js';
 import { discoverOnvif, OnvifSession, withCredentials } from '../../../hal/linux/onvif/client.js';
 import { parseConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
-import { agentPaths, openAgentDatabase } from '../../db/open.js';
 import { formatReport, runChecks } from '../../doctor/check.js';
-import type { FloorReading } from '../../doctor/checks/clock.js';
 import { readClockSync } from '../../doctor/checks/clock.js';
 import { doctorChecks } from '../../doctor/doctor.js';
+import { readTimeFloor } from '../../doctor/time-floor.js';
 import { ConfigError } from '../../errors.js';
 import { checkBrokerConnection } from '../../mqtt/connection-check.js';
 import { probeStream } from '../../provision/stream-probe.js';
 import { agentAccount } from '../../provision/system-user.js';
-import { ClockFloor } from '../../requests/clock-floor.js';
 import { type CliContext, parseSecondsFlag, withConfigOption } from '../context.js';
 
 export function registerDoctor(program: Command, ctx: CliContext): void {
@@ -57,7 +54,7 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
           probeSeconds,
           connectTimeoutMs: timeoutMs,
           checkBroker: checkBrokerConnection,
-          readSync: readClockSync,
+          readSync: (signal) => readClockSync(signal),
           readFloor: () => readTimeFloor(config),
         },
       );
@@ -81,22 +78,4 @@ async function readConfig(path: string): Promise<Config> {
     throw new ConfigError([`(file): cannot read ${path}`]);
   }
   return parseConfig(text, dirname(resolve(path)));
-}
-
-/** The time floor the agent saved, or null when it has no database yet. */
-async function readTimeFloor(config: Config): Promise<FloorReading | null> {
-  try {
-    await access(agentPaths(config.dataDir).database);
-  } catch {
-    return null;
-  }
-  const db = await openAgentDatabase(config);
-  try {
-    const floor = new ClockFloor({ db, clock: new SystemClock() });
-    await floor.load();
-    // Before any now(), floor() is the value the agent saved.
-    return { floor: floor.floor(), behind: floor.isBehind() };
-  } finally {
-    await db.close();
-  }
 }

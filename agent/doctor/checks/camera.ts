@@ -1,3 +1,4 @@
+import type { Config } from '../../config/schema.js';
 import { ThresholdError } from '../../errors.js';
 import type { OnvifAccess } from '../../provision/camera-step.js';
 import { adviseOnStream, describeStream } from '../../provision/stream-advice.js';
@@ -5,17 +6,7 @@ import type { StreamReport } from '../../provision/stream-probe.js';
 import type { Check, Finding } from '../check.js';
 
 /** The camera settings the check reads (the config's `camera`). */
-export type CameraSettings =
-  | { readonly source: 'rtsp'; readonly url: string }
-  | {
-      readonly source: 'onvif';
-      readonly host: string;
-      readonly port: number;
-      readonly username: string;
-      readonly password: string;
-      readonly profile?: string | undefined;
-    }
-  | { readonly source: 'emulated' };
+export type CameraSettings = Config['camera'];
 
 export interface CameraCheckDeps {
   readonly onvif: OnvifAccess;

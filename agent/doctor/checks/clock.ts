@@ -25,17 +25,21 @@ export interface FloorReading {
  * state adjtimex(2) returns is TIME_ERROR (5) while no time daemon keeps the clock in
  * sync (STA_UNSYNC). Node has no adjtimex; Python's ctypes calls it, read-only (modes 0).
  */
-export async function readClockSync(signal: AbortSignal): Promise<ClockSync> {
+export async function readClockSync(
+  signal: AbortSignal,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ClockSync> {
   const timedatectl = await runTool(
     'timedatectl',
     ['show', '--property=NTPSynchronized', '--value'],
     signal,
+    env,
   );
   const answer = timedatectl.stdout.trim();
   if (timedatectl.code === 0 && (answer === 'yes' || answer === 'no')) {
     return { synchronized: answer === 'yes', via: 'timedatectl' };
   }
-  const adjtimex = await runTool('python3', ['-c', ADJTIMEX_PY], signal);
+  const adjtimex = await runTool('python3', ['-c', ADJTIMEX_PY], signal, env);
   const state = Number(adjtimex.stdout.trim());
   if (adjtimex.code === 0 && Number.isInteger(state) && state >= 0 && state <= 5) {
     return { synchronized: state !== TIME_ERROR, via: 'adjtimex' };
