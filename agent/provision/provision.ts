@@ -24,10 +24,7 @@ import { prepareDataDir, refuseExistingConfig, writeConfigFile } from './write-c
  * nothing.
  */
 
-export interface ProvisionDeps extends CameraStepDeps, BrokerStepDeps {
-  /** The owner's pairing code, once the agent can make one. */
-  readonly pairingCode?: (configPath: string) => Promise<string>;
-}
+export type ProvisionDeps = CameraStepDeps & BrokerStepDeps;
 
 export interface ProvisionOptions extends CameraStepOptions {
   readonly configPath: string;
@@ -35,6 +32,8 @@ export interface ProvisionOptions extends CameraStepOptions {
   readonly brokerTimeoutMs: number;
   /** The account the agent runs as; it gets the config and data directory. */
   readonly serviceUser?: AccountIds;
+  /** This build has `threshold pair`, which gives the owner's pairing code. */
+  readonly canPair?: boolean;
 }
 
 export interface ProvisionResult {
@@ -86,10 +85,7 @@ export async function provision(
       `Data directory ${dataDir} (mode 0700); device secret ${secretKept ? 'kept' : 'made'} in ${dataDir}/keys.`,
     ].join('\n'),
   );
-  if (deps.pairingCode) {
-    source.say(`The owner's pairing code: ${await deps.pairingCode(options.configPath)}`);
-  }
-  source.say(nextSteps(options.configPath, deps.pairingCode !== undefined));
+  source.say(nextSteps(options.configPath, options.canPair === true));
   return { configPath: options.configPath, dataDir, advice: camera.advice, secretKept };
 }
 
@@ -104,11 +100,18 @@ export function describePolicy(): string {
   ].join('\n');
 }
 
-function nextSteps(configPath: string, paired: boolean): string {
+function nextSteps(configPath: string, canPair: boolean): string {
   return [
     'Next:',
-    `  threshold doctor --config ${configPath}      checks the device`,
-    '  systemctl enable --now threshold             starts the agent as a service (see the README)',
-    ...(paired ? [] : ['  then open the owner page on the device (ui.listen) to pair the owner']),
+    `  threshold doctor --config ${configPath}`,
+    '      checks the device',
+    '  systemctl enable --now threshold',
+    '      starts the agent as a service (see the README)',
+    ...(canPair
+      ? [
+          `  threshold pair --config ${configPath}`,
+          "      prints the owner's one-time pairing code for the owner page",
+        ]
+      : []),
   ].join('\n');
 }

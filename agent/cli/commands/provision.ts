@@ -112,7 +112,13 @@ export function registerProvision(program: Command, ctx: CliContext): void {
       source = new FlagAnswers(values, (text) => ctx.out(text));
     }
     try {
-      await provision(deps, source, { ...options, ...(serviceUser ? { serviceUser } : {}) });
+      // `threshold pair` comes with the owner page; name it when this build has it.
+      const canPair = program.commands.some((c) => c.name() === 'pair');
+      await provision(deps, source, {
+        ...options,
+        canPair,
+        ...(serviceUser ? { serviceUser } : {}),
+      });
     } finally {
       prompter?.close();
     }
