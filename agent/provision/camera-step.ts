@@ -1,7 +1,6 @@
 import { ThresholdError, UserError } from '../errors.js';
 import { redactUrl } from '../log.js';
-import type { AnswerSource } from './answers.js';
-import { AnswerError, type Field } from './answers.js';
+import { AnswerError, type AnswerSource, type Field } from './answers.js';
 import {
   cameraHost,
   cameraPassword,

@@ -12,8 +12,16 @@ function harness(terminal: boolean) {
   output.setEncoding('utf8').on('data', (chunk: string) => {
     screen += chunk;
   });
-  const prompter = new Prompter({ input, output, terminal });
-  return { input, prompter, screen: () => screen };
+  let cancelled = 0;
+  const prompter = new Prompter({
+    input,
+    output,
+    terminal,
+    onCancel: () => {
+      cancelled++;
+    },
+  });
+  return { input, prompter, screen: () => screen, cancelled: () => cancelled };
 }
 
 const port: Field<number> = {
@@ -62,10 +70,11 @@ describe('Prompter', () => {
   });
 
   it('cancels on Ctrl-C at a terminal', async () => {
-    const { input, prompter } = harness(true);
+    const { input, prompter, cancelled } = harness(true);
     const answer = prompter.ask('Port');
     input.write('\u0003');
     await expect(answer).rejects.toThrow(/cancelled; nothing was written/);
+    expect(cancelled()).toBe(1);
   });
 
   it('fails when the input ends', async () => {

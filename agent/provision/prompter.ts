@@ -15,6 +15,8 @@ export interface PrompterIo {
   readonly output: NodeJS.WritableStream;
   /** A real terminal: readline edits lines and handles Ctrl-C itself. */
   readonly terminal: boolean;
+  /** Called on Ctrl-C, e.g. to abort a probe under way. */
+  readonly onCancel?: () => void;
 }
 
 export class Prompter {
@@ -54,6 +56,7 @@ export class Prompter {
     this.#rl.on('SIGINT', () => {
       this.#cancelled = true;
       this.#rl.close();
+      io.onCancel?.();
     });
   }
 

@@ -105,8 +105,16 @@ export function registerProvision(program: Command, ctx: CliContext): void {
     };
     let prompter: Prompter | undefined;
     let source: AnswerSource;
+    // Ctrl-C at a prompt cancels the answer; during a probe or a login, the step itself.
+    const cancel = new AbortController();
     if (interactive) {
-      prompter = new Prompter({ input: process.stdin, output: process.stdout, terminal: true });
+      prompter = new Prompter({
+        input: process.stdin,
+        output: process.stdout,
+        terminal: true,
+        onCancel: () =>
+          cancel.abort(new UserError('provision_cancelled', 'cancelled; nothing was written')),
+      });
       source = new PromptAnswers(prompter, values);
     } else {
       source = new FlagAnswers(values, (text) => ctx.out(text));
@@ -116,6 +124,7 @@ export function registerProvision(program: Command, ctx: CliContext): void {
       const canPair = program.commands.some((c) => c.name() === 'pair');
       await provision(deps, source, {
         ...options,
+        signal: cancel.signal,
         canPair,
         ...(serviceUser ? { serviceUser } : {}),
       });
