@@ -31,7 +31,7 @@ import {
 
 // Motion in the camera's picture and its ONVIF events, seconds after the camera starts:
 // late enough for provisioning (discovery, login, a 4 s probe) and the agent's start.
-const MOTION = { start: 45, end: 50 };
+const MOTION = { start: 60, end: 65 };
 
 let work: { dir: string; cleanup: () => Promise<void> };
 let camera: EmulatedCameras;
@@ -182,6 +182,14 @@ describe('threshold provision --non-interactive', () => {
           what: 'recorded segments',
         },
       );
+      await waitFor(() => agent.log().includes('ONVIF events subscribed'), {
+        timeoutMs: 30_000,
+        what: 'the ONVIF event subscription',
+      });
+      // Otherwise the machine was too slow for the script, and the check below would mislead.
+      expect(Date.now(), 'subscribed before the scripted motion').toBeLessThan(
+        camera.startedAt + MOTION.start * 1000 - 2000,
+      );
       const events = await waitFor(
         async () => {
           const rows = await withDatabase(where.dataDir, (db) =>
@@ -206,7 +214,6 @@ describe('threshold provision --non-interactive', () => {
       await exited(agent.child);
       outputs.push(agent.log());
     }
-    expect(agent.log()).toContain('ONVIF events subscribed');
 
     // A forced re-run replaces the config and keeps the device secret and the footage.
     const secret = await readFile(deviceSecretPath(where.dataDir));
