@@ -6,7 +6,9 @@ import { registerClips } from './commands/clips.js';
 import { registerCustody } from './commands/custody.js';
 import { registerDecline } from './commands/decline.js';
 import { registerDemo } from './commands/demo.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerExport } from './commands/export.js';
+import { registerProvision } from './commands/provision.js';
 import { registerRequests } from './commands/requests.js';
 import { registerRun } from './commands/run.js';
 import { registerSegments } from './commands/segments.js';
@@ -39,6 +41,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerDecline(program, ctx);
   registerAudit(program, ctx);
   registerExport(program, ctx);
+  registerProvision(program, ctx);
+  registerDoctor(program, ctx);
   return program;
 }
 

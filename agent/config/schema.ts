@@ -58,10 +58,27 @@ const base64Key32 = z.string().refine((value) => /^[A-Za-z0-9+/]{43}=$/.test(val
   message: 'must be a base64 key of 32 bytes',
 });
 
+/** A host name or an IP address (IPv6 without brackets), as an ONVIF device is reached. */
+const hostName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9._:-]+$/, { message: 'must be a host name or an IP address' });
+
 const cameraSchema = z.discriminatedUnion('source', [
   z.strictObject({
     source: z.literal('rtsp'),
     url: rtspUrl,
+  }),
+  z.strictObject({
+    /** The stream address is asked of the camera's ONVIF device service at every start. */
+    source: z.literal('onvif'),
+    host: hostName,
+    port: z.number().int().min(1).max(65535).default(80),
+    username: z.string().max(128),
+    password: z.string().max(256),
+    /** A media profile's token or name; absent: the camera's first profile. */
+    profile: z.string().min(1).max(64).optional(),
   }),
   z.strictObject({
     source: z.literal('emulated'),
@@ -80,123 +97,134 @@ const cameraSchema = z.discriminatedUnion('source', [
   }),
 ]);
 
-export const configSchema = z.strictObject({
-  dataDir: z.string().min(1, { message: 'must not be empty' }),
-  device: z.strictObject({
-    location: z.strictObject({
-      lat: z.number().min(-90).max(90),
-      lon: z.number().min(-180).max(180),
+export const configSchema = z
+  .strictObject({
+    dataDir: z.string().min(1, { message: 'must not be empty' }),
+    device: z.strictObject({
+      location: z.strictObject({
+        lat: z.number().min(-90).max(90),
+        lon: z.number().min(-180).max(180),
+      }),
     }),
-  }),
-  camera: cameraSchema,
-  recording: z
-    .strictObject({
-      segmentSeconds: z.number().min(1).max(10).default(2),
-      /** Restart ffmpeg when no segment closed for this long. */
-      stallSeconds: z.number().min(3).max(120).default(10),
-    })
-    .prefault({}),
-  motion: z
-    .strictObject({
-      source: z.enum(['scene', 'none']).default('scene'),
-      preRollSeconds: z.number().min(0).max(120).default(5),
-      postRollSeconds: z.number().min(0).max(300).default(10),
-      /**
-       * Mean absolute difference between consecutive keyframes (ffmpeg scdet's mafd,
-       * 0–100) above which there is motion. A still scene with a ticking clock stays
-       * under 0.1; a person crossing the picture is 1 to 10.
-       */
-      sceneThreshold: z.number().gt(0).max(100).default(0.5),
-    })
-    .prefault({}),
-  retention: z
-    .strictObject({
-      motionDays: z.number().min(0).max(365).default(7),
-      bufferMinutes: z
-        .number()
-        .min(1)
-        .max(60 * 24 * 30)
-        .default(60),
-      maxBytes: z.number().int().positive().optional(),
-      minFreeBytes: z
-        .number()
-        .int()
-        .min(0)
-        .default(256 * 1024 * 1024),
-    })
-    .prefault({}),
-  mqtt: z
-    .strictObject({
-      url: mqttUrl,
-      username: z.string().optional(),
-      password: z.string().optional(),
-      /** Path to a PEM file of the CA that signs the broker's certificate. */
-      ca: z.string().optional(),
-    })
-    .optional(),
-  trust: z
-    .strictObject({
-      roots: z
-        .array(z.strictObject({ name: z.string().min(1).max(120), publicKey: base64Key32 }))
-        .min(1)
-        .max(16),
-      threshold: z.number().int().min(1).max(16),
-    })
-    .refine((trust) => trust.threshold <= trust.roots.length, {
-      message: 'threshold must not exceed the number of roots',
-      path: ['threshold'],
-    })
-    .optional(),
-  policy: z
-    .strictObject({
-      maxRadiusM: z.number().positive().max(50_000).default(800),
-      maxWindowHours: z
-        .number()
-        .positive()
-        .max(24 * 14)
-        .default(12),
-      maxPromptsPerAgencyPerWeek: z.number().int().min(0).max(1000).default(3),
-      maxPending: z.number().int().min(1).max(10_000).default(200),
-      blockedAgencies: z.array(z.string()).default([]),
-    })
-    .prefault({}),
-  /** How shared clips reach the agency (DESIGN.md, "Upload"); absent: defaults. */
-  upload: z
-    .strictObject({
-      /** Bandwidth cap for all uploads, bytes per second. */
-      maxBytesPerSecond: z.number().int().min(1024).optional(),
-      /** Path to a PEM file of a CA to trust besides the system's. */
-      ca: z.string().min(1).optional(),
-      /** A SOCKS5 proxy (e.g. a local Tor); the agency's name is resolved by the proxy. */
-      proxy: socksUrl.optional(),
-      /** An attempt with no byte moving for this long is abandoned and retried. */
-      idleTimeoutSeconds: z.number().min(5).max(600).optional(),
-    })
-    .optional(),
-  ui: z
-    .strictObject({
-      listen: z
-        .string()
-        .regex(/^[^\s:]+:\d{1,5}$/, { message: 'must be HOST:PORT' })
-        .default('127.0.0.1:8470'),
-    })
-    .prefault({}),
-  ffmpeg: z
-    .strictObject({
-      ffmpegPath: z.string().min(1).default('ffmpeg'),
-      ffprobePath: z.string().min(1).default('ffprobe'),
-    })
-    .prefault({}),
-  indicator: z
-    .strictObject({
-      /** A kernel LED directory, e.g. /sys/class/leds/status; absent: emulated. */
-      led: z.string().min(1).optional(),
-    })
-    .prefault({}),
-  log: z
-    .strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
-    .prefault({}),
-});
+    camera: cameraSchema,
+    recording: z
+      .strictObject({
+        segmentSeconds: z.number().min(1).max(10).default(2),
+        /** Restart ffmpeg when no segment closed for this long. */
+        stallSeconds: z.number().min(3).max(120).default(10),
+      })
+      .prefault({}),
+    motion: z
+      .strictObject({
+        /**
+         * `scene`: the recorder's scene-change score; `onvif`: the camera's ONVIF motion
+         * events (needs an onvif camera); `pir`: a PIR sensor (`pir.gpio`, else emulated).
+         */
+        source: z.enum(['scene', 'onvif', 'pir', 'none']).default('scene'),
+        preRollSeconds: z.number().min(0).max(120).default(5),
+        postRollSeconds: z.number().min(0).max(300).default(10),
+        /**
+         * Mean absolute difference between consecutive keyframes (ffmpeg scdet's mafd,
+         * 0–100) above which there is motion. A still scene with a ticking clock stays
+         * under 0.1; a person crossing the picture is 1 to 10.
+         */
+        sceneThreshold: z.number().gt(0).max(100).default(0.5),
+        /** The PIR sensor: a sysfs GPIO `value` file; absent: an emulated sensor. */
+        pir: z.strictObject({ gpio: z.string().min(1).optional() }).prefault({}),
+      })
+      .prefault({}),
+    retention: z
+      .strictObject({
+        motionDays: z.number().min(0).max(365).default(7),
+        bufferMinutes: z
+          .number()
+          .min(1)
+          .max(60 * 24 * 30)
+          .default(60),
+        maxBytes: z.number().int().positive().optional(),
+        minFreeBytes: z
+          .number()
+          .int()
+          .min(0)
+          .default(256 * 1024 * 1024),
+      })
+      .prefault({}),
+    mqtt: z
+      .strictObject({
+        url: mqttUrl,
+        username: z.string().optional(),
+        password: z.string().optional(),
+        /** Path to a PEM file of the CA that signs the broker's certificate. */
+        ca: z.string().optional(),
+      })
+      .optional(),
+    trust: z
+      .strictObject({
+        roots: z
+          .array(z.strictObject({ name: z.string().min(1).max(120), publicKey: base64Key32 }))
+          .min(1)
+          .max(16),
+        threshold: z.number().int().min(1).max(16),
+      })
+      .refine((trust) => trust.threshold <= trust.roots.length, {
+        message: 'threshold must not exceed the number of roots',
+        path: ['threshold'],
+      })
+      .optional(),
+    policy: z
+      .strictObject({
+        maxRadiusM: z.number().positive().max(50_000).default(800),
+        maxWindowHours: z
+          .number()
+          .positive()
+          .max(24 * 14)
+          .default(12),
+        maxPromptsPerAgencyPerWeek: z.number().int().min(0).max(1000).default(3),
+        maxPending: z.number().int().min(1).max(10_000).default(200),
+        blockedAgencies: z.array(z.string()).default([]),
+      })
+      .prefault({}),
+    /** How shared clips reach the agency (DESIGN.md, "Upload"); absent: defaults. */
+    upload: z
+      .strictObject({
+        /** Bandwidth cap for all uploads, bytes per second. */
+        maxBytesPerSecond: z.number().int().min(1024).optional(),
+        /** Path to a PEM file of a CA to trust besides the system's. */
+        ca: z.string().min(1).optional(),
+        /** A SOCKS5 proxy (e.g. a local Tor); the agency's name is resolved by the proxy. */
+        proxy: socksUrl.optional(),
+        /** An attempt with no byte moving for this long is abandoned and retried. */
+        idleTimeoutSeconds: z.number().min(5).max(600).optional(),
+      })
+      .optional(),
+    ui: z
+      .strictObject({
+        listen: z
+          .string()
+          .regex(/^[^\s:]+:\d{1,5}$/, { message: 'must be HOST:PORT' })
+          .default('127.0.0.1:8470'),
+      })
+      .prefault({}),
+    ffmpeg: z
+      .strictObject({
+        ffmpegPath: z.string().min(1).default('ffmpeg'),
+        ffprobePath: z.string().min(1).default('ffprobe'),
+      })
+      .prefault({}),
+    indicator: z
+      .strictObject({
+        /** A kernel LED directory, e.g. /sys/class/leds/status; absent: emulated. */
+        led: z.string().min(1).optional(),
+      })
+      .prefault({}),
+    log: z
+      .strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
+      .prefault({}),
+  })
+  .refine((config) => config.motion.source !== 'onvif' || config.camera.source === 'onvif', {
+    message: 'onvif motion needs camera.source "onvif"',
+    path: ['motion', 'source'],
+  });
 
 export type Config = z.infer<typeof configSchema>;
 export type CameraConfig = Config['camera'];

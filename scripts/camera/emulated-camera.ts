@@ -6,8 +6,14 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ThresholdError } from '../../agent/errors.js';
 import { type CameraSettings, emulatedCameraArgs } from './camera-args.js';
+import {
+  type EmulatedOnvif,
+  type OnvifEmulationOptions,
+  startEmulatedOnvif,
+} from './onvif/emulated-onvif.js';
 
 export type { CameraSettings, FrameSize, MotionWindow } from './camera-args.js';
+export type { EmulatedOnvif, OnvifEmulationOptions } from './onvif/emulated-onvif.js';
 
 /** Debian's interpreter: the one with the GObject bindings for GStreamer's RTSP server. */
 export const DEFAULT_PYTHON = '/usr/bin/python3';
@@ -21,6 +27,8 @@ export interface EmulatedCameraOptions extends CameraSettings {
   readyTimeoutMs?: number;
   /** How long `stop()` waits after SIGTERM before SIGKILL; default 3 s. */
   stopTimeoutMs?: number;
+  /** Adds an ONVIF device service to each camera (and WS-Discovery for them all). */
+  onvif?: OnvifEmulationOptions;
 }
 
 /** How the script ended. */
@@ -38,6 +46,8 @@ export interface EmulatedCameras {
   readonly startedAt: number;
   /** Settles when the script has exited, whether by `stop()` or on its own. */
   readonly exited: Promise<CameraExit>;
+  /** The ONVIF services, when `onvif` was asked for; they stop with the cameras. */
+  readonly onvif?: EmulatedOnvif;
   /** Terminates the script (SIGTERM, then SIGKILL) and resolves once it has exited. */
   stop(): Promise<void>;
 }
@@ -88,11 +98,33 @@ export async function startEmulatedCameras(
   });
   const ready = await waitForReady(child, exited, () => stderr, options);
   let stopping: Promise<void> | undefined;
+  let onvif: EmulatedOnvif | undefined;
   const stop = (): Promise<void> => {
-    stopping ??= terminate(child, exited, options.stopTimeoutMs ?? 3000);
+    stopping ??= Promise.all([
+      onvif?.stop(),
+      terminate(child, exited, options.stopTimeoutMs ?? 3000),
+    ]).then(() => undefined);
     return stopping;
   };
-  return { ...ready, exited, stop };
+  if (options.onvif) {
+    try {
+      onvif = await startEmulatedOnvif({
+        ...options.onvif,
+        host: options.host ?? '127.0.0.1',
+        rtspUrls: ready.urls,
+        startedAt: ready.startedAt,
+        motion: options.motion ?? [],
+        ...(options.size ? { size: options.size } : {}),
+        fps: options.fps ?? 25,
+      });
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+    // A camera whose video died is a camera that is off: its ONVIF side goes too.
+    void exited.then(() => onvif?.stop());
+  }
+  return { ...ready, exited, stop, ...(onvif ? { onvif } : {}) };
 }
 
 function waitForReady(
