@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { EmulatedCamera } from '../hal/emulated/camera.js';
+import { parseMotionSchedule } from '../hal/emulated/camera-args.js';
 import { EmulatedIndicator } from '../hal/emulated/indicator.js';
 import { EmulatedMotionSource } from '../hal/emulated/motion.js';
 import type { CameraSource, Clock, Indicator, MotionSource, Storage } from '../hal/interfaces.js';
@@ -10,7 +11,6 @@ import { OnvifCamera } from '../hal/linux/onvif-camera.js';
 import { OnvifMotionSource } from '../hal/linux/onvif-motion.js';
 import { RtspCamera } from '../hal/linux/rtsp-camera.js';
 import { LinuxStorage } from '../hal/linux/storage.js';
-import { parseMotionSchedule } from '../scripts/camera/camera-args.js';
 import type { Config } from './config/schema.js';
 import type { Database } from './db/database.js';
 import { AgentEvents } from './events.js';

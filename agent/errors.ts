@@ -4,12 +4,9 @@
  * non-zero). A `UserError` is the user's to fix: the CLI prints its message on one line,
  * without a stack trace.
  */
-import { ThresholdError } from '../hal/errors.js';
+import { ThresholdError, UserError } from '../hal/errors.js';
 
-export { ThresholdError };
-
-/** Bad input from the person at the keyboard: a config key, a flag, a file. */
-export class UserError extends ThresholdError {}
+export { ThresholdError, UserError };
 
 /** A configuration file that does not parse or does not match the schema. */
 export class ConfigError extends UserError {

@@ -13,3 +13,6 @@ export class ThresholdError extends Error {
     this.name = new.target.name;
   }
 }
+
+/** Bad input from the person at the keyboard: a config key, a flag, a file. */
+export class UserError extends ThresholdError {}
