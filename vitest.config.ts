@@ -7,6 +7,7 @@ export default defineConfig({
       'hal/**/*.test.ts',
       'scripts/**/*.test.ts',
       'test-fixtures/**/*.test.ts',
+      'deploy/**/*.test.ts',
     ],
     exclude: ['dist/**', 'node_modules/**'],
     testTimeout: 60_000,

@@ -1,12 +1,16 @@
 import { join } from 'node:path';
 import { EmulatedCamera } from '../hal/emulated/camera.js';
+import { parseMotionSchedule } from '../hal/emulated/camera-args.js';
 import { EmulatedIndicator } from '../hal/emulated/indicator.js';
-import type { CameraSource, Clock, Indicator, Storage } from '../hal/interfaces.js';
+import { EmulatedMotionSource } from '../hal/emulated/motion.js';
+import type { CameraSource, Clock, Indicator, MotionSource, Storage } from '../hal/interfaces.js';
 import { SystemClock } from '../hal/linux/clock.js';
+import { GpioMotionSource } from '../hal/linux/gpio-motion.js';
 import { SysfsLedIndicator } from '../hal/linux/indicator.js';
+import { OnvifCamera } from '../hal/linux/onvif-camera.js';
+import { OnvifMotionSource } from '../hal/linux/onvif-motion.js';
 import { RtspCamera } from '../hal/linux/rtsp-camera.js';
 import { LinuxStorage } from '../hal/linux/storage.js';
-import { parseMotionSchedule } from '../scripts/camera/camera-args.js';
 import type { Config } from './config/schema.js';
 import type { Database } from './db/database.js';
 import { AgentEvents } from './events.js';
@@ -15,6 +19,7 @@ import { IndicatorController } from './indicator-controller.js';
 import type { Service } from './lifecycle.js';
 import type { Logger } from './log.js';
 import { type DeviceParts, openDeviceParts } from './parts.js';
+import { MotionService } from './recording/motion-service.js';
 import { probeDurationSeconds } from './recording/probe.js';
 import { Recorder } from './recording/recorder.js';
 import { Retention } from './recording/retention.js';
@@ -35,31 +40,56 @@ export interface Hardware {
   storage: Storage;
   indicator: Indicator;
   camera: CameraSource;
+  /** A motion sensor beside the video (`motion.source` onvif or pir); absent otherwise. */
+  motion?: MotionSource;
 }
 
 /** Picks the hal/ implementations the config asks for. */
-export function hardwareFor(config: Config): Hardware {
-  const camera: CameraSource =
-    config.camera.source === 'rtsp'
-      ? new RtspCamera({ url: config.camera.url })
-      : new EmulatedCamera({
-          settings: {
-            width: config.camera.width,
-            height: config.camera.height,
-            fps: config.camera.fps,
-            keyframeSeconds: config.camera.keyframeSeconds,
-            audio: config.camera.audio,
-            motion: parseMotionSchedule(config.camera.motion ?? ''),
-          },
-        });
+export function hardwareFor(config: Config, log?: Logger): Hardware {
+  const motion = motionSourceFor(config, log);
   return {
     clock: new SystemClock(),
     storage: new LinuxStorage(),
     indicator: config.indicator.led
       ? new SysfsLedIndicator(config.indicator.led)
       : new EmulatedIndicator(),
-    camera,
+    camera: cameraFor(config.camera),
+    ...(motion ? { motion } : {}),
   };
+}
+
+function cameraFor(camera: Config['camera']): CameraSource {
+  switch (camera.source) {
+    case 'rtsp':
+      return new RtspCamera({ url: camera.url });
+    case 'onvif':
+      return new OnvifCamera({ settings: camera });
+    case 'emulated':
+      return new EmulatedCamera({
+        settings: {
+          width: camera.width,
+          height: camera.height,
+          fps: camera.fps,
+          keyframeSeconds: camera.keyframeSeconds,
+          audio: camera.audio,
+          motion: parseMotionSchedule(camera.motion ?? ''),
+        },
+      });
+  }
+}
+
+function motionSourceFor(config: Config, log?: Logger): MotionSource | undefined {
+  const { camera, motion } = config;
+  if (motion.source === 'onvif' && camera.source === 'onvif') {
+    return new OnvifMotionSource({
+      settings: camera,
+      ...(log ? { log: log.child({ component: 'onvif-motion' }) } : {}),
+    });
+  }
+  if (motion.source === 'pir') {
+    return motion.pir.gpio ? new GpioMotionSource(motion.pir.gpio) : new EmulatedMotionSource();
+  }
+  return undefined;
 }
 
 /**
@@ -205,6 +235,16 @@ export class Agent {
       log,
       ...(options.uiRetry ? { retry: options.uiRetry } : {}),
     });
+    // Motion beside the video starts after the recorder, whose start closes events a
+    // crash left open, and stops before it.
+    const sensor = hardware.motion
+      ? new MotionService({
+          source: hardware.motion,
+          store: parts.motion,
+          clock: hardware.clock,
+          log: log.child({ component: 'motion' }),
+        })
+      : undefined;
     return new Agent(
       parts,
       events,
@@ -212,7 +252,7 @@ export class Agent {
       requests,
       share,
       page,
-      [recorder, requests, share, indicator, page],
+      [recorder, ...(sensor ? [sensor] : []), requests, share, indicator, page],
       log,
     );
   }

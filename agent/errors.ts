@@ -4,19 +4,9 @@
  * non-zero). A `UserError` is the user's to fix: the CLI prints its message on one line,
  * without a stack trace.
  */
-export class ThresholdError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+import { ThresholdError, UserError } from '../hal/errors.js';
 
-/** Bad input from the person at the keyboard: a config key, a flag, a file. */
-export class UserError extends ThresholdError {}
+export { ThresholdError, UserError };
 
 /** A configuration file that does not parse or does not match the schema. */
 export class ConfigError extends UserError {

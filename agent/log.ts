@@ -1,6 +1,7 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
 
 export type { Logger } from 'pino';
+export { redactCredentials, redactUrl } from '../hal/redact.js';
 
 /** Paths whose values never reach a log line, whatever the level. */
 const REDACT = [
@@ -31,24 +32,4 @@ export function createLogger(
     },
     options.destination ?? pino.destination({ fd: 2, sync: true }),
   );
-}
-
-/** A URL fit for a log line: credentials stripped, query dropped. */
-export function redactUrl(raw: string): string {
-  try {
-    const url = new URL(raw);
-    if (url.username || url.password) {
-      url.username = url.username ? '***' : '';
-      url.password = url.password ? '***' : '';
-    }
-    url.search = '';
-    return url.toString();
-  } catch {
-    return '[unparseable url]';
-  }
-}
-
-/** Text fit for a log line or a status: credentials inside any URL in it are masked. */
-export function redactCredentials(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi, '$1***@');
 }

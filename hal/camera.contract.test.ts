@@ -2,13 +2,19 @@ import { afterAll, beforeAll } from 'vitest';
 import { type EmulatedCameras, startEmulatedCameras } from '../scripts/camera/emulated-camera.js';
 import { cameraContract } from './contract/camera.contract.js';
 import { EmulatedCamera } from './emulated/camera.js';
+import { OnvifCamera } from './linux/onvif-camera.js';
 import { RtspCamera } from './linux/rtsp-camera.js';
 
-// The network camera RtspCamera points at: an emulated one this file runs.
+// The network camera RtspCamera and OnvifCamera point at: an emulated one this file runs,
+// with its ONVIF device service.
+const ONVIF_PASSWORD = 'contract-Secret-9';
 let networkCamera: EmulatedCameras | undefined;
 
 beforeAll(async () => {
-  networkCamera = await startEmulatedCameras({ size: { width: 1280, height: 720 } });
+  networkCamera = await startEmulatedCameras({
+    size: { width: 1280, height: 720 },
+    onvif: { username: 'operator', password: ONVIF_PASSWORD },
+  });
 });
 
 afterAll(async () => {
@@ -22,6 +28,24 @@ cameraContract({
     // Credentials in the URL, as a real camera's often are: the display URL must drop them.
     return new RtspCamera({
       url: `rtsp://viewer:s3cret-pass@127.0.0.1:${networkCamera.port}/cam1`,
+    });
+  },
+  expected: { width: 1280, height: 720 },
+  ownsStream: false,
+});
+
+cameraContract({
+  name: 'OnvifCamera',
+  create: () => {
+    const device = networkCamera?.onvif?.devices[0];
+    if (!device) throw new Error('the network camera did not start');
+    return new OnvifCamera({
+      settings: {
+        host: device.host,
+        port: device.port,
+        username: 'operator',
+        password: ONVIF_PASSWORD,
+      },
     });
   },
   expected: { width: 1280, height: 720 },

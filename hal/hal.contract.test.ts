@@ -1,6 +1,8 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { type EmulatedOnvif, startEmulatedOnvif } from '../scripts/camera/onvif/emulated-onvif.js';
 import { clockContract } from './contract/clock.contract.js';
 import { indicatorContract } from './contract/indicator.contract.js';
 import { motionContract } from './contract/motion.contract.js';
@@ -12,6 +14,7 @@ import { EmulatedStorage } from './emulated/storage.js';
 import { SystemClock } from './linux/clock.js';
 import { GpioMotionSource } from './linux/gpio-motion.js';
 import { SysfsLedIndicator } from './linux/indicator.js';
+import { OnvifMotionSource } from './linux/onvif-motion.js';
 import { LinuxStorage } from './linux/storage.js';
 
 clockContract('linux SystemClock', () => ({
@@ -57,4 +60,33 @@ motionContract('linux GpioMotionSource', async () => {
 motionContract('emulated EmulatedMotionSource', async () => {
   const source = new EmulatedMotionSource();
   return { source, stimulate: async (ms) => source.trigger(ms) };
+});
+
+// An emulated camera's ONVIF event service, its motion triggered by the test.
+let onvifCamera: Promise<EmulatedOnvif> | undefined;
+afterAll(async () => {
+  await (await onvifCamera)?.stop();
+});
+motionContract('linux OnvifMotionSource', async () => {
+  onvifCamera ??= startEmulatedOnvif({
+    host: '127.0.0.1',
+    rtspUrls: ['rtsp://127.0.0.1:8554/cam1'],
+    startedAt: Date.now(),
+    motion: [],
+    fps: 25,
+    password: 'motion-contract-pw',
+  });
+  const camera = await onvifCamera;
+  const device = camera.devices[0]!;
+  return {
+    source: new OnvifMotionSource({
+      settings: {
+        host: device.host,
+        port: device.port,
+        username: 'admin',
+        password: 'motion-contract-pw',
+      },
+    }),
+    stimulate: async (ms) => camera.triggerMotion(1, ms),
+  };
 });

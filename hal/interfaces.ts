@@ -26,7 +26,8 @@ export interface CameraStream {
  * server) and tells where to pull it; `close` releases whatever `open` started.
  */
 export interface CameraSource {
-  readonly kind: 'rtsp' | 'emulated';
+  /** `onvif`: the stream address is asked of the camera's ONVIF service at every `open`. */
+  readonly kind: 'rtsp' | 'onvif' | 'emulated';
   open(signal: AbortSignal): Promise<CameraStream>;
   close(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseIsoFlag } from './context.js';
+import { protectRequestIds } from './main.js';
 
 describe('parseIsoFlag', () => {
   it('reads times with a zone', () => {
@@ -18,5 +19,27 @@ describe('parseIsoFlag', () => {
     ]) {
       expect(() => parseIsoFlag('--to', value)).toThrow(/^--to: not an ISO-8601 time/);
     }
+  });
+});
+
+describe('request ids that start with a dash', () => {
+  it('are moved behind -- so that they read as the argument', () => {
+    const id = '-IT6jVT9zYYuJxWq0a1b2c';
+    expect(protectRequestIds(['share', '--config', 'c.json', id, '--yes'])).toEqual([
+      'share',
+      '--config',
+      'c.json',
+      '--yes',
+      '--',
+      id,
+    ]);
+    expect(protectRequestIds(['share', '--config', 'c.json', '--', id])).toEqual([
+      'share',
+      '--config',
+      'c.json',
+      '--',
+      id,
+    ]);
+    expect(protectRequestIds(['status', '--json'])).toEqual(['status', '--json']);
   });
 });

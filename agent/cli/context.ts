@@ -56,3 +56,12 @@ export function parseRequestId(value: string, name = 'id'): string {
   }
   return value;
 }
+
+/** Parses a flag that counts seconds (more than 0, at most `max`), naming the flag if not. */
+export function parseSecondsFlag(flag: string, value: string, max = 600): number {
+  const seconds = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || seconds <= 0 || seconds > max) {
+    throw new UserError('bad_flag', `${flag}: a number of seconds, more than 0 and at most ${max}`);
+  }
+  return seconds;
+}

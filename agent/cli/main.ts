@@ -6,8 +6,10 @@ import { registerClips } from './commands/clips.js';
 import { registerCustody } from './commands/custody.js';
 import { registerDecline } from './commands/decline.js';
 import { registerDemo } from './commands/demo.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerExport } from './commands/export.js';
 import { registerPair } from './commands/pair.js';
+import { registerProvision } from './commands/provision.js';
 import { registerRequests } from './commands/requests.js';
 import { registerRun } from './commands/run.js';
 import { registerSegments } from './commands/segments.js';
@@ -40,6 +42,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerDecline(program, ctx);
   registerAudit(program, ctx);
   registerExport(program, ctx);
+  registerProvision(program, ctx);
+  registerDoctor(program, ctx);
   registerPair(program, ctx);
   return program;
 }
@@ -51,7 +55,7 @@ export async function main(
 ): Promise<number> {
   const program = buildProgram(ctx);
   try {
-    await program.parseAsync(argv as string[], { from: 'user' });
+    await program.parseAsync(protectRequestIds(argv), { from: 'user' });
     // Actions that end with a status of their own (run, status --check) set exitCode.
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
@@ -80,4 +84,16 @@ export function reportError(err: unknown): number {
     `threshold: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
   );
   return 1;
+}
+
+/**
+ * Request ids are base64url, so one in 64 starts with `-` and would read as an unknown
+ * option. A token that is exactly a request id (22 characters, no option of ours is that
+ * shape) is moved behind `--`, where it is the command's argument.
+ */
+export function protectRequestIds(argv: readonly string[]): string[] {
+  if (argv.includes('--')) return [...argv];
+  const ids = argv.filter((arg) => /^-[A-Za-z0-9_-]{21}$/.test(arg));
+  if (ids.length === 0) return [...argv];
+  return [...argv.filter((arg) => !ids.includes(arg)), '--', ...ids];
 }

@@ -8,10 +8,12 @@ import { tempDir } from '../test-support/cli.js';
 import { waitFor } from '../test-support/poll.js';
 import { ClipProber } from './clip-prober.js';
 import { Exporter } from './exporter.js';
+import { spareWaiting } from './test-support/spare-ffprobe.js';
 
 /**
  * The clip check's ffprobe started ahead of need. A wrapper script runs the real ffprobe
- * and writes down each start, so the tests see which process did the check.
+ * and writes down each start, so the tests see which process did the check; /proc tells
+ * when the spare has loaded (test-support/spare-ffprobe.ts).
  */
 const BASE = Date.UTC(2026, 0, 31, 12, 0, 0);
 
@@ -51,14 +53,24 @@ async function started(): Promise<string[]> {
 
 const gone = (pid: string) => !existsSync(`/proc/${pid}`);
 
+/** The pid of the spare once it waits loaded on its input, as the wrapper wrote it down. */
+async function loadedSpare(): Promise<string> {
+  const [pid] = await waitFor(async () => {
+    const pids = await started();
+    return pids.length > 0 && pids;
+  });
+  await spareWaiting({ pid: Number(pid) });
+  return pid ?? '';
+}
+
 describe('ClipProber', () => {
   it('checks with the spare it warmed, which waits loaded on its input', async () => {
     await writeFile(starts, '');
     const prober = new ClipProber(ffprobe);
     prober.warm();
     prober.warm(); // one spare, not two
-    await prober.warmed();
-    const [pid] = await started();
+    const pid = await loadedSpare();
+    expect(await spareWaiting()).toBe(Number(pid)); // this process's only ffprobe
     expect(await started()).toHaveLength(1);
     expect(await readFile(`/proc/${pid}/wchan`, 'utf8')).toMatch(/unix_stream_read|pipe_read/);
     const probe = await prober.probe(Promise.resolve(clip));
@@ -70,29 +82,38 @@ describe('ClipProber', () => {
     expect(await started()).toHaveLength(2);
   });
 
-  it('starts a new ffprobe when the spare died while it waited', async () => {
+  it('replaces a spare that died while it waited, and checks with the new one', async () => {
     await writeFile(starts, '');
     const prober = new ClipProber(ffprobe);
     prober.warm();
-    await prober.warmed();
-    const [pid] = await started();
-    expect(prober.hasSpare()).toBe(true);
+    const pid = await loadedSpare();
+    prober.warm(); // alive: kept
+    expect(await started()).toEqual([pid]);
     process.kill(Number(pid), 'SIGKILL');
-    await waitFor(() => !prober.hasSpare() || undefined, { what: 'the spare to be seen dead' });
+    // Warming again starts a new spare once the prober has seen the old one exit.
+    const [, replacement] = await waitFor(
+      async () => {
+        prober.warm();
+        const pids = await started();
+        return pids.length === 2 && pids;
+      },
+      { what: 'a replacement spare' },
+    );
+    await spareWaiting({ pid: Number(replacement) });
     const probe = await prober.probe(Promise.resolve(clip));
     expect(probe.streams.map((s) => s.codec_name)).toEqual(['h264']);
     expect(await started()).toHaveLength(2);
+    expect(gone(replacement ?? '')).toBe(true);
   });
 
   it('ends an unused spare on close', async () => {
     await writeFile(starts, '');
     const prober = new ClipProber(ffprobe);
     prober.warm();
-    await prober.warmed();
-    const [pid] = await started();
-    expect(gone(pid ?? '')).toBe(false);
+    const pid = await loadedSpare();
+    expect(gone(pid)).toBe(false);
     prober.close();
-    await waitFor(() => gone(pid ?? '') || undefined, { what: 'the spare to exit' });
+    await waitFor(() => gone(pid) || undefined, { what: 'the spare to exit' });
   });
 
   it('fails the check when no clip was made, and kills ffprobe on abort', async () => {
@@ -101,7 +122,7 @@ describe('ClipProber', () => {
     await writeFile(starts, '');
     const aborting = new ClipProber(ffprobe);
     aborting.warm();
-    await aborting.warmed();
+    await loadedSpare();
     const controller = new AbortController();
     const never = new Promise<string | undefined>(() => {});
     const probing = aborting.probe(never, controller.signal);

@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { setTimeout as delay } from 'node:timers/promises';
 import { type ClipProbe, probeClipWhenReady } from './probe.js';
 
 /** A started ffprobe that has not been given its clip yet. */
@@ -9,7 +7,6 @@ interface Spare {
   /** Kills it (an export cancelled while it reads). */
   abort: (reason: unknown) => void;
   outcome: Promise<{ probe: ClipProbe } | { error: unknown }>;
-  pid: Promise<number | undefined>;
   /** It exited before it was given a clip (killed while it waited): not to be used. */
   ended: boolean;
 }
@@ -27,30 +24,12 @@ export class ClipProber {
 
   constructor(private readonly ffprobePath: string) {}
 
-  /** Starts a spare ffprobe for the next check, unless one is waiting already. */
-  warm(): void {
-    this.spare ??= this.start();
-  }
-
-  /** Whether a spare is waiting for the next check (one that died no longer counts). */
-  hasSpare(): boolean {
-    return this.spare !== undefined && !this.spare.ended;
-  }
-
   /**
-   * Resolves once the spare has loaded and waits for its input (Linux tells: it sleeps
-   * reading its stdin, a socket pair under Node, a pipe otherwise), or after `timeoutMs`
-   * where that cannot be seen.
+   * Starts a spare ffprobe for the next check, unless one is waiting already (one that
+   * died while it waited is replaced).
    */
-  async warmed(timeoutMs = 2000): Promise<void> {
-    const pid = await this.spare?.pid;
-    if (pid === undefined) return;
-    const expired = AbortSignal.timeout(timeoutMs);
-    while (!expired.aborted) {
-      const wchan = await readFile(`/proc/${pid}/wchan`, 'utf8').catch(() => '');
-      if (/unix_stream_read|pipe_read/.test(wchan)) return;
-      await delay(5);
-    }
+  warm(): void {
+    this.spare = this.waiting() ?? this.start();
   }
 
   /**
@@ -58,8 +37,7 @@ export class ClipProber {
    * the probe fails). The spare is used if there is one; otherwise ffprobe starts now.
    */
   async probe(ready: Promise<string | undefined>, signal?: AbortSignal): Promise<ClipProbe> {
-    const spare = this.spare?.ended ? undefined : this.spare;
-    const probe = spare ?? this.start();
+    const probe = this.waiting() ?? this.start();
     this.spare = undefined;
     const onAbort = () => probe.abort(signal?.reason);
     if (signal?.aborted) onAbort();
@@ -80,6 +58,11 @@ export class ClipProber {
     this.spare = undefined;
   }
 
+  /** The spare, unless there is none or it died. */
+  private waiting(): Spare | undefined {
+    return this.spare?.ended ? undefined : this.spare;
+  }
+
   private start(): Spare {
     let feed: Spare['feed'] = () => {};
     const given = new Promise<string | undefined>((resolve) => {
@@ -88,13 +71,8 @@ export class ClipProber {
       };
     });
     const controller = new AbortController();
-    let gotPid: (pid: number | undefined) => void = () => {};
-    const pid = new Promise<number | undefined>((resolve) => {
-      gotPid = resolve;
-    });
     const outcome = probeClipWhenReady(this.ffprobePath, given, {
       signal: controller.signal,
-      onSpawn: gotPid,
     }).then(
       (probe) => ({ probe }),
       // Settled at once: an unused spare that fails must not go unhandled.
@@ -104,12 +82,10 @@ export class ClipProber {
       feed,
       abort: (reason) => controller.abort(reason),
       outcome,
-      pid,
       ended: false,
     };
     void outcome.then(() => {
       spare.ended = true;
-      gotPid(undefined);
     });
     return spare;
   }

@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { constants } from 'node:fs';
-import { type FileHandle, open, readdir, writeFile } from 'node:fs/promises';
+import { type FileHandle, open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeSegments } from '../../test-fixtures/make-segments.js';
 import { MediaToolError } from '../errors.js';
+import { createLogger } from '../log.js';
 import { tempDir } from '../test-support/cli.js';
 import { waitFor } from '../test-support/poll.js';
 import { ClipProber } from './clip-prober.js';
@@ -14,11 +15,15 @@ import { muxArgs } from './ffmpeg-args.js';
 import { runMediaTool } from './media-tool.js';
 import { muxAndProbe } from './mux.js';
 import { planExport } from './plan.js';
-import { decodeErrors, topLevelBoxes } from './test-support/clip-readers.js';
+import { remuxClip } from './remux/remux.js';
+import { decodeErrors, presentedFrames, topLevelBoxes } from './test-support/clip-readers.js';
 import type { SegmentRow } from './types.js';
 import { checkClip, layoutProblems } from './verify.js';
 
-/** Cancellation, ffmpeg failures and a broken MP4 index, on real ffmpeg. */
+/**
+ * Cancellation, ffmpeg failures, a broken MP4 index, and a remuxed clip that fails its
+ * check, on real ffmpeg.
+ */
 const BASE = Date.UTC(2026, 0, 31, 12, 0, 0);
 const at = (s: number) => BASE + s * 1000;
 
@@ -142,6 +147,60 @@ describe('cancellation and failures', () => {
   it('says which tool could not be run', async () => {
     await expect(runMediaTool('/nonexistent/ffmpeg', ['-version'])).rejects.toThrow(
       /cannot run \/nonexistent\/ffmpeg/,
+    );
+  });
+
+  it('cuts again with ffmpeg, with a warning, when the remuxed clip fails its check', async () => {
+    const caseDir = join(dir, 'recut');
+    const video = await makeSegments({
+      dir: join(caseDir, 'segments'),
+      durationS: 8,
+      baseMs: BASE,
+    });
+    // ffmpeg through a wrapper that writes down each run: the remux runs none.
+    const calls = join(caseDir, 'ffmpeg-calls');
+    await writeFile(calls, '');
+    const ffmpeg = join(caseDir, 'ffmpeg');
+    await writeFile(ffmpeg, `#!/bin/sh\necho "$*" >> '${calls}'\nexec ffmpeg "$@"\n`, {
+      mode: 0o700,
+    });
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({
+      level: 'debug',
+      destination: { write: (line: string) => lines.push(JSON.parse(line)) },
+    });
+    const range = { segments: video, fromMs: at(1.3), toMs: at(5.3), mode: 'fast' as const };
+    const exported = () => lines.filter((line) => line.msg === 'clip exported');
+
+    // As it is, the remux cuts the clip and ffmpeg never runs: the case below is not vacuous.
+    const plain = new Exporter({ ffmpegPath: ffmpeg, ffprobePath: 'ffprobe', logger });
+    await plain.export({ ...range, output: join(caseDir, 'remuxed.mp4') });
+    expect(exported().map((line) => line.by)).toEqual(['remux']);
+    expect(await readFile(calls, 'utf8')).toBe('');
+
+    // A remux that goes wrong: it ends the clip half way, a real MP4 with the wrong duration.
+    const faulty = new Exporter({
+      ffmpegPath: ffmpeg,
+      ffprobePath: 'ffprobe',
+      logger,
+      remux: (input) => remuxClip({ ...input, durationS: input.durationS / 2 }),
+    });
+    const output = join(caseDir, 'recut.mp4');
+    const result = await faulty.export({ ...range, output });
+    expect(lines.filter((line) => line.level === 40)).toEqual([
+      expect.objectContaining({
+        component: 'export',
+        msg: 'the remuxed clip failed its check; cutting with ffmpeg',
+        problems: [expect.stringMatching(/^duration 2\.\d+ s, planned 4\.000 s$/)],
+      }),
+    ]);
+    expect(exported().map((line) => line.by)).toEqual(['remux', 'ffmpeg']);
+    expect((await readFile(calls, 'utf8')).split('\n').filter(Boolean)).toHaveLength(1);
+    expect(result.durationS).toBeCloseTo(4, 1);
+    expect(Math.abs((await presentedFrames(output)).length - 100)).toBeLessThanOrEqual(1);
+    expect(await layoutProblems(output)).toEqual([]);
+    expect((await readdir(caseDir)).sort()).toEqual(
+      ['ffmpeg', 'ffmpeg-calls', 'recut.mp4', 'remuxed.mp4', 'segments'].sort(),
     );
   });
 });

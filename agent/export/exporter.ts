@@ -8,7 +8,7 @@ import { muxAndProbe, probeWhileMaking } from './mux.js';
 import { type ExportPlan, planExport } from './plan.js';
 import { type ClipProbe, isRunStart, probeSegment } from './probe.js';
 import { RemuxUnsupported } from './remux/errors.js';
-import { remuxClip } from './remux/remux.js';
+import { type RemuxInput, remuxClip } from './remux/remux.js';
 import { makeThumbnail } from './thumbnail.js';
 import {
   ExportError,
@@ -17,7 +17,7 @@ import {
   exportCancelled,
   type RawAudioFormat,
 } from './types.js';
-import { type ClipExpectation, checkClip, layoutProblems } from './verify.js';
+import { type ClipExpectation, checkClip, clipProblems, layoutProblems } from './verify.js';
 import { cutVideo } from './video-cut.js';
 
 export interface ExporterDeps {
@@ -28,13 +28,16 @@ export interface ExporterDeps {
   rawAudio?: RawAudioFormat;
   /** Thumbnail width in pixels (320 unless told). */
   thumbnailWidth?: number;
+  /** The in-process remux of a fast cut; `remuxClip` unless told. */
+  remux?: (input: RemuxInput) => Promise<unknown>;
 }
 
 /**
  * Cuts clips out of recorded footage (DESIGN.md, "Export"): plan the pieces, then write an
  * MP4 with its index at the front and check it with ffprobe. A fast cut of video alone is
  * remuxed in process; everything else (audio, the smart cut, footage the remux does not
- * handle) goes through ffmpeg: probe the first segment when needed, cut, mux. Work happens
+ * handle, a remuxed clip that fails its check) goes through ffmpeg: probe the first
+ * segment when needed, cut, mux. Work happens
  * in a private directory beside the output; the MP4 appears under its name only once
  * checked, and a failure or an abort leaves nothing behind.
  */
@@ -51,11 +54,6 @@ export class Exporter {
    */
   warm(): void {
     this.prober.warm();
-  }
-
-  /** Resolves once `warm`'s check is loaded and waiting (or soon after). */
-  warmed(): Promise<void> {
-    return this.prober.warmed();
   }
 
   close(): void {
@@ -134,7 +132,9 @@ export class Exporter {
 
   /**
    * The fast cut of video alone, in process (see `remuxClip`): no ffmpeg to start. Footage
-   * it does not handle gives undefined, and the caller uses ffmpeg.
+   * it does not handle gives undefined, and the caller uses ffmpeg; so does a clip that
+   * fails its check, which says the remux went wrong where ffmpeg may not (logged as a
+   * warning: it is a fault to look into, not footage to expect).
    */
   private async remuxed(
     plan: ExportPlan,
@@ -142,12 +142,14 @@ export class Exporter {
     signal: AbortSignal | undefined,
     report: (fraction: number) => void,
   ): Promise<Made | undefined> {
+    const remux = this.deps.remux ?? remuxClip;
+    let probed: ClipProbe;
     try {
-      const probed = await probeWhileMaking(
+      probed = await probeWhileMaking(
         this.prober,
         clip,
         async () => {
-          await remuxClip({
+          await remux({
             pieces: plan.pieces,
             durationS: plan.durationS,
             output: clip,
@@ -157,13 +159,23 @@ export class Exporter {
         },
         signal,
       );
-      return { probed, expected: { durationS: plan.durationS }, method: 'copy', by: 'remux' };
     } catch (err) {
       if (!(err instanceof RemuxUnsupported)) throw err;
       this.deps.logger?.info({ component: 'export', reason: err.message }, 'cutting with ffmpeg');
       await rm(clip, { force: true });
       return undefined;
     }
+    const expected = { durationS: plan.durationS };
+    const problems = [...clipProblems(probed, expected), ...(await layoutProblems(clip))];
+    if (problems.length > 0) {
+      this.deps.logger?.warn(
+        { component: 'export', problems },
+        'the remuxed clip failed its check; cutting with ffmpeg',
+      );
+      await rm(clip, { force: true });
+      return undefined;
+    }
+    return { probed, expected, method: 'copy', by: 'remux' };
   }
 
   /** Every cut with ffmpeg: probe the first segment when needed, cut, mux, probe the clip. */

@@ -17,8 +17,6 @@ export interface RunToolOptions {
    * write a file's trailer (the MP4 index), leaving a broken file.
    */
   failOn?: RegExp;
-  /** Told the process id once started (undefined if it could not start). */
-  onSpawn?: (pid: number | undefined) => void;
 }
 
 /**
@@ -35,7 +33,6 @@ export function runMediaTool(
   if (signal?.aborted) return Promise.reject(exportCancelled(signal));
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    options.onSpawn?.(child.pid);
     // A tool that exits without reading all its input breaks the pipe; its exit status says
     // whether that matters.
     child.stdin.on('error', () => {});

@@ -203,7 +203,7 @@ export async function probeClip(
 export function probeClipWhenReady(
   ffprobePath: string,
   ready: Promise<string | undefined>,
-  options: { signal?: AbortSignal; onSpawn?: (pid: number | undefined) => void } = {},
+  options: { signal?: AbortSignal } = {},
 ): Promise<ClipProbe> {
   const feed = (sink: Writable) => {
     // ffprobe closes its end once it has read enough (runMediaTool expects that).

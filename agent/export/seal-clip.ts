@@ -1,3 +1,4 @@
+import type { Logger } from '../log.js';
 import { type CustodySigner, writeCustody } from '../seal/custody.js';
 import { type SealResult, sealFile } from '../seal/seal-file.js';
 import { runMediaTool } from './media-tool.js';
@@ -24,6 +25,8 @@ export interface SealClipInput {
   agentVersion: string;
   ffmpegVersion: string;
   signal?: AbortSignal;
+  /** Told if the seal runs without libsodium (see agent/seal/secretbox-choice.ts). */
+  logger?: Logger;
 }
 
 export interface SealedClip {
@@ -44,6 +47,7 @@ export async function sealClip(input: SealClipInput): Promise<SealedClip> {
     recipient: input.recipient,
     context: { requestId: input.requestId, clipIndex: input.clipIndex, kind: 'clip' },
     ...signal,
+    ...(input.logger ? { logger: input.logger } : {}),
   });
   const custody = await writeCustody({
     clipPath: input.output,

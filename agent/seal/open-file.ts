@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
-import { AtomicOutput, writeAll } from './atomic-output.js';
+import type { Logger } from '../log.js';
+import { AtomicOutput } from './atomic-output.js';
+import { BOX_OFFSET, type BulkSecretbox, MESSAGE_OFFSET, TAG_BYTES } from './bulk-secretbox.js';
 import { ChunkRing } from './chunk-ring.js';
-import { BOX_ZERO_BYTES, openInPlace, TAG_BYTES, ZERO_BYTES } from './nacl-lowlevel.js';
+import { type SecretboxChoice, secretboxFor } from './secretbox-choice.js';
 import {
   CHUNK_BYTES,
   chunkLayout,
@@ -39,6 +41,10 @@ export interface OpenFileOptions {
    */
   readonly beforeCommit?: (result: OpenResult) => Promise<void> | void;
   readonly signal?: AbortSignal;
+  /** Told when opening falls back to tweetnacl (see secretbox-choice.ts). */
+  readonly logger?: Logger;
+  /** The chunks' secretbox: this process's choice (libsodium when it loads) unless given. */
+  readonly secretbox?: SecretboxChoice;
 }
 
 /** Positioned reads of a sealed file (or bytes) of a known size. */
@@ -59,18 +65,18 @@ const SLOTS = 4;
  * `output` (a crash mid-way can leave only a `.*.part` file beside it).
  */
 export async function openSealedFile(options: OpenFileOptions): Promise<OpenResult> {
+  const secretbox = secretboxFor(options.secretbox, options.logger, 'opening');
   const input = await open(options.input, 'r');
   let output: AtomicOutput | undefined;
   try {
     const source = await fileSource(input);
     output = await AtomicOutput.create(options.output);
-    const handle = output.handle;
-    const result = await openChunks(
-      source,
-      (bytes, position) => writeAll(handle, bytes, position),
-      options.boxSecretKey,
-      options.signal,
-    );
+    const sink = output;
+    const result = await openChunks(source, (bytes, position) => sink.write(bytes, position), {
+      boxSecretKey: options.boxSecretKey,
+      secretbox,
+      signal: options.signal,
+    });
     await options.beforeCommit?.(result);
     await output.commit();
     return result;
@@ -86,7 +92,9 @@ export async function openSealedFile(options: OpenFileOptions): Promise<OpenResu
 export async function openSealedBytes(
   sealed: Uint8Array,
   boxSecretKey: Uint8Array,
+  options: { readonly logger?: Logger; readonly secretbox?: SecretboxChoice } = {},
 ): Promise<OpenResult & { readonly plaintext: Uint8Array }> {
+  const secretbox = secretboxFor(options.secretbox, options.logger, 'opening');
   const source: SealedSource = {
     size: sealed.length,
     read: async (buffer, offset, length, position) => {
@@ -100,24 +108,28 @@ export async function openSealedBytes(
   const result = await openChunks(
     source,
     async (bytes, position) => plaintext.set(bytes, position),
-    boxSecretKey,
-    undefined,
+    { boxSecretKey, secretbox, signal: undefined },
   );
   return { ...result, plaintext: plaintext.subarray(0, result.plaintextBytes) };
+}
+
+interface OpenKeys {
+  readonly boxSecretKey: Uint8Array;
+  readonly secretbox: BulkSecretbox;
+  readonly signal: AbortSignal | undefined;
 }
 
 async function openChunks(
   source: SealedSource,
   sink: PlainSink,
-  boxSecretKey: Uint8Array,
-  signal: AbortSignal | undefined,
+  { boxSecretKey, secretbox, signal }: OpenKeys,
 ): Promise<OpenResult> {
   const header = await readHeader(source);
   const fixed = parseFixedHeader(header);
   // Parsed now to fail early; it is authenticated (through payloadKey) only by chunk 0.
   const context = decodeContext(header.subarray(FIXED_HEADER_BYTES));
   const payloadKey = payloadKeyFor(fixed, header, boxSecretKey);
-  const ring = new ChunkRing(SLOTS, CHUNK_BYTES + ZERO_BYTES);
+  const ring = new ChunkRing(SLOTS, MESSAGE_OFFSET + CHUNK_BYTES);
   try {
     const layout = chunkLayout(source.size - header.length);
     const sealedLength = (index: number) =>
@@ -127,7 +139,7 @@ async function openChunks(
         ? ring.startRead(index, (buffer) =>
             source.read(
               buffer,
-              BOX_ZERO_BYTES,
+              BOX_OFFSET,
               sealedLength(index),
               header.length + index * SEALED_CHUNK_BYTES,
             ),
@@ -146,10 +158,11 @@ async function openChunks(
         throw new SealError('seal_truncated', 'the file shrank while it was being opened');
       }
       const buffer = ring.buffer(index);
-      sealedHash.update(buffer.subarray(BOX_ZERO_BYTES, BOX_ZERO_BYTES + got));
+      sealedHash.update(buffer.subarray(BOX_OFFSET, BOX_OFFSET + got));
       const plainBytes = got - TAG_BYTES;
-      openChunk(buffer, plainBytes, nonce, payloadKey, index, index === layout.count - 1);
-      const plain = buffer.subarray(ZERO_BYTES, ZERO_BYTES + plainBytes);
+      const last = index === layout.count - 1;
+      openChunk(secretbox, { buffer, plainBytes, nonce, key: payloadKey, index, last });
+      const plain = buffer.subarray(MESSAGE_OFFSET, MESSAGE_OFFSET + plainBytes);
       plainHash.update(plain);
       const position = index * CHUNK_BYTES;
       ring.startWrite(index, () => sink(plain, position));
@@ -177,17 +190,21 @@ async function openChunks(
  * were cut off; one sealed as last with more after it means data was appended.
  */
 function openChunk(
-  buffer: Uint8Array,
-  plainBytes: number,
-  nonce: Uint8Array,
-  key: Uint8Array,
-  index: number,
-  last: boolean,
+  secretbox: BulkSecretbox,
+  chunk: {
+    buffer: Uint8Array;
+    plainBytes: number;
+    nonce: Uint8Array;
+    key: Uint8Array;
+    index: number;
+    last: boolean;
+  },
 ): void {
+  const { buffer, plainBytes, nonce, key, index, last } = chunk;
   setChunk(nonce, index, last);
-  if (openInPlace(buffer, plainBytes, nonce, key)) return;
+  if (secretbox.open(buffer, plainBytes, nonce, key)) return;
   setChunk(nonce, index, !last);
-  if (openInPlace(buffer, plainBytes, nonce, key)) {
+  if (secretbox.open(buffer, plainBytes, nonce, key)) {
     throw last
       ? new SealError('seal_truncated', `the file ends after chunk ${index}, not its final one`)
       : new SealError('seal_trailing_data', `data follows the final chunk (chunk ${index})`);

@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { AtomicOutput, writeAll } from './atomic-output.js';
+import type { Logger } from '../log.js';
+import { AtomicOutput } from './atomic-output.js';
+import { BOX_OFFSET, type BulkSecretbox, MESSAGE_OFFSET } from './bulk-secretbox.js';
 import { ChunkRing } from './chunk-ring.js';
-import { BOX_ZERO_BYTES, sealInPlace, ZERO_BYTES } from './nacl-lowlevel.js';
+import { type SecretboxChoice, secretboxFor } from './secretbox-choice.js';
 import {
   CHUNK_BYTES,
   MAX_CHUNKS,
@@ -27,6 +29,10 @@ export interface SealFileOptions {
   readonly recipient: Uint8Array;
   readonly context: SealContext;
   readonly signal?: AbortSignal;
+  /** Told when sealing falls back to tweetnacl (see secretbox-choice.ts). */
+  readonly logger?: Logger;
+  /** The chunks' secretbox: this process's choice (libsodium when it loads) unless given. */
+  readonly secretbox?: SecretboxChoice;
 }
 
 /** Hashes (hex SHA-256) and sizes of what was sealed, for the custody record and upload. */
@@ -45,23 +51,26 @@ const SLOTS = 4;
 
 /**
  * Seals `input` to `recipient` in TSEAL1 (see tseal-format.ts). Streams in 64 KiB chunks
- * through a fixed ring of buffers; hashes are computed on the way. The output is written
- * to a temporary file, fsynced, renamed into place and its directory fsynced.
+ * through a fixed ring of buffers, each sealed in place by libsodium (secretbox-choice.ts);
+ * hashes are computed on the way. The output is written to a temporary file, flushed
+ * behind the writes, fsynced, renamed into place and its directory fsynced.
  */
 export async function sealFile(options: SealFileOptions): Promise<SealResult> {
+  const secretbox = secretboxFor(options.secretbox, options.logger, 'sealing');
   const { header, payloadKey, prefix } = newHeader(options.recipient, options.context);
   const source = await openSource(options.input).catch((err: unknown) => {
     wipe(payloadKey);
     throw err;
   });
   let output: AtomicOutput | undefined;
-  const ring = new ChunkRing(SLOTS, CHUNK_BYTES + ZERO_BYTES);
+  const ring = new ChunkRing(SLOTS, MESSAGE_OFFSET + CHUNK_BYTES);
   try {
     output = await AtomicOutput.create(options.output);
-    const result = await sealChunks(source.fill, output.handle, ring, {
+    const result = await sealChunks(source.fill, output, ring, {
       header,
       payloadKey,
       prefix,
+      secretbox,
       signal: options.signal,
     });
     await output.commit();
@@ -81,21 +90,22 @@ interface SealKeys {
   readonly header: Uint8Array;
   readonly payloadKey: Uint8Array;
   readonly prefix: Uint8Array;
+  readonly secretbox: BulkSecretbox;
   readonly signal: AbortSignal | undefined;
 }
 
 async function sealChunks(
   fill: Fill,
-  out: FileHandle,
+  out: AtomicOutput,
   ring: ChunkRing,
   keys: SealKeys,
 ): Promise<SealResult> {
   const plainHash = createHash('sha256');
   const sealedHash = createHash('sha256').update(keys.header);
-  await writeAll(out, keys.header, 0);
+  await out.write(keys.header, 0);
   let sealedBytes = keys.header.length;
   const nonce = nonceFor(keys.prefix);
-  const readChunk = (buffer: Uint8Array) => fill(buffer, ZERO_BYTES, CHUNK_BYTES);
+  const readChunk = (buffer: Uint8Array) => fill(buffer, MESSAGE_OFFSET, CHUNK_BYTES);
 
   await ring.startRead(0, readChunk);
   let length = await ring.read(0);
@@ -112,13 +122,13 @@ async function sealChunks(
     }
     const last = next === 0;
     const buffer = ring.buffer(index);
-    plainHash.update(buffer.subarray(ZERO_BYTES, ZERO_BYTES + length));
+    plainHash.update(buffer.subarray(MESSAGE_OFFSET, MESSAGE_OFFSET + length));
     setChunk(nonce, index, last);
-    sealInPlace(buffer, length, nonce, keys.payloadKey);
-    const box = buffer.subarray(BOX_ZERO_BYTES, ZERO_BYTES + length);
+    keys.secretbox.seal(buffer, length, nonce, keys.payloadKey);
+    const box = buffer.subarray(BOX_OFFSET, MESSAGE_OFFSET + length);
     sealedHash.update(box);
     const position = keys.header.length + index * SEALED_CHUNK_BYTES;
-    ring.startWrite(index, () => writeAll(out, box, position));
+    ring.startWrite(index, () => out.write(box, position));
     plaintextBytes += length;
     sealedBytes += box.length;
     if (last) break;

@@ -1,7 +1,7 @@
 import nacl from 'tweetnacl';
 import { z } from 'zod';
 import { ThresholdError } from '../errors.js';
-import { TAG_BYTES } from './nacl-lowlevel.js';
+import { TAG_BYTES } from './bulk-secretbox.js';
 
 /**
  * TSEAL1, the sealed-file format (DESIGN.md, "Seal"). Only NaCl primitives, so libsodium in

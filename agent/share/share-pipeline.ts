@@ -224,6 +224,7 @@ export class SharePipeline implements Service {
       agentVersion: versions.agent,
       ffmpegVersion: versions.ffmpeg,
       signal,
+      logger: this.deps.log,
     });
     const custody = await stat(files.custody);
     await this.deps.db.transaction(async (tx) => {

@@ -28,7 +28,7 @@ const AGENCY_ENTRY = 'scripts/agency/entry.ts';
 export interface ReceiverProcess {
   readonly child: ChildProcess;
   readonly endpoint: string;
-  /** Every JSON line it printed so far. */
+  /** Every JSON line the receiver printed so far, across restarts. */
   readonly events: Record<string, unknown>[];
   readonly stderr: () => string;
 }
@@ -93,7 +93,8 @@ export async function createShareWorld(options: ShareWorldOptions = {}): Promise
       stops.unshift(() => camera?.stop() ?? Promise.resolve());
     }
     const receivedDir = join(dir, 'received');
-    let receiver = await startReceiverProcess(agencyDir, ca, receivedDir, '127.0.0.1:0');
+    const events: Record<string, unknown>[] = [];
+    let receiver = await startReceiverProcess(agencyDir, ca, receivedDir, '127.0.0.1:0', events);
     const port = new URL(receiver.endpoint).port;
     stops.unshift(() => stopChild(receiver.child));
 
@@ -111,9 +112,13 @@ export async function createShareWorld(options: ShareWorldOptions = {}): Promise
         ],
         threshold: 1,
       },
-      upload: { ca: ca.caFile, idleTimeoutSeconds: 10 },
       log: { level: 'info' },
       ...options.config,
+      upload: {
+        ca: ca.caFile,
+        idleTimeoutSeconds: 10,
+        ...(options.config?.upload as Record<string, unknown> | undefined),
+      },
     });
 
     const world: ShareWorld = {
@@ -160,7 +165,13 @@ export async function createShareWorld(options: ShareWorldOptions = {}): Promise
       },
       restartReceiver: async () => {
         await stopChild(world.receiver.child);
-        receiver = await startReceiverProcess(agencyDir, ca, receivedDir, `127.0.0.1:${port}`);
+        receiver = await startReceiverProcess(
+          agencyDir,
+          ca,
+          receivedDir,
+          `127.0.0.1:${port}`,
+          events,
+        );
         world.receiver = receiver;
       },
       close: async () => {
@@ -179,6 +190,7 @@ async function startReceiverProcess(
   ca: TestCa,
   out: string,
   listen: string,
+  events: Record<string, unknown>[],
 ): Promise<ReceiverProcess> {
   // biome-ignore format: flag pairs read best one per line
   const child = spawn(
@@ -189,7 +201,7 @@ async function startReceiverProcess(
     ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const events: Record<string, unknown>[] = [];
+  const seen = events.length;
   let stderr = '';
   let pending = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -205,7 +217,7 @@ async function startReceiverProcess(
   const listening = await waitFor(
     () => {
       if (child.exitCode !== null) throw new Error(`the receiver exited: ${stderr}`);
-      return events.find((event) => event.event === 'listening');
+      return events.slice(seen).find((event) => event.event === 'listening');
     },
     { timeoutMs: 30_000, what: 'the receiver to listen' },
   );

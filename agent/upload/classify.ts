@@ -5,10 +5,10 @@ import { UploadError } from './errors.js';
  * What a failed attempt means for the next one.
  *
  * - `transient`: try again after a backoff. Network errors and stalls; 5xx; 408; 409
- *   Conflict (our offset was stale: the next HEAD corrects it, tus 1.0 §3.2.2); 423 Locked
+ *   Conflict (our offset was stale: the next HEAD corrects it: tus 1.0.0, Core Protocol, PATCH); 423 Locked
  *   (another request holds the upload); 429; 460 Checksum Mismatch.
  * - `gone`: the stored upload URL is no longer known to the server (404 Not Found or
- *   410 Gone on HEAD or PATCH, tus 1.0 §3.2.1/§3.2.2), or it holds other bytes; a new
+ *   410 Gone on HEAD or PATCH: tus 1.0.0, Core Protocol, HEAD and PATCH), or it holds other bytes; a new
  *   upload of the same sealed bytes is created.
  * - `permanent`: any other 4xx (403 for a request the agency does not know, 404 or 410
  *   on creation, 413 too large …): `UploadRefused`.

@@ -20,7 +20,7 @@ import type { RateLimiter } from './rate-limiter.js';
  */
 
 export interface HttpStackOptions {
-  /** One agent per upload: its connections and TLS state are not shared with another. */
+  /** One agent per attempt: its connections and TLS state are not shared with another. */
   readonly agent: Agent;
   readonly ca: readonly string[];
   readonly idleTimeoutMs: number;
@@ -206,7 +206,9 @@ function readResponse(res: IncomingMessage, watchdog: IdleWatchdog): Promise<str
     });
     res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     res.on('error', reject);
-    res.on('aborted', () => reject(new Error('the response was cut off')));
+    res.on('close', () => {
+      if (!res.complete) reject(new Error('the response was cut off'));
+    });
   });
 }
 

@@ -9,9 +9,10 @@ import { UploadError } from './errors.js';
 /**
  * How an upload reaches the agency: the CAs it trusts and, optionally, a SOCKS5 proxy.
  *
- * A fresh agent per upload, with no TLS session cache: a resumed TLS session (a session
+ * A fresh agent per attempt, with no TLS session cache: a resumed TLS session (a session
  * ticket) or a kept-alive connection shared by the uploads of two requests would link
- * them to one device (promise 3). Within one upload, connections are reused.
+ * them to one device (promise 3). Within one attempt (HEAD or POST, then PATCH), the
+ * connection is reused.
  *
  * Through a proxy, the host name goes to the proxy unresolved (socks5h: RFC 1928 §4,
  * ATYP 0x03, DOMAINNAME), whatever the configured scheme says: the device does not even
@@ -36,7 +37,7 @@ export class Transport {
 
   constructor(private readonly settings: TransportSettings) {}
 
-  /** A new agent for one upload, and the CAs to pass with each request; destroy the agent after. */
+  /** A new agent for one attempt, and the CAs to pass with each request; destroy the agent after. */
   async connection(): Promise<Connection> {
     const ca = await this.trusted();
     if (this.settings.proxy) {

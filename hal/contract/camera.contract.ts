@@ -47,7 +47,7 @@ export function cameraContract(subject: CameraContractSubject): void {
           width: subject.expected.width,
           height: subject.expected.height,
         });
-        expect(['rtsp', 'emulated']).toContain(camera.kind);
+        expect(['rtsp', 'onvif', 'emulated']).toContain(camera.kind);
       },
       TIMEOUT_MS,
     );

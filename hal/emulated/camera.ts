@@ -1,10 +1,6 @@
-import {
-  type EmulatedCameras,
-  type FrameSize,
-  type MotionWindow,
-  startEmulatedCameras,
-} from '../../scripts/camera/emulated-camera.js';
 import type { CameraSource, CameraStream } from '../interfaces.js';
+import type { FrameSize, MotionWindow } from './camera-args.js';
+import { type CameraProcess, startCameraProcess } from './camera-process.js';
 
 /** What the emulated camera shows (the config's `camera` block with `source: emulated`). */
 export interface EmulatedCameraSettings {
@@ -24,12 +20,12 @@ export interface EmulatedCameraSettings {
 export class EmulatedCamera implements CameraSource {
   readonly kind = 'emulated';
   readonly #settings: EmulatedCameraSettings;
-  readonly #start: typeof startEmulatedCameras;
-  #running: Promise<EmulatedCameras> | undefined;
+  readonly #start: typeof startCameraProcess;
+  #running: Promise<CameraProcess> | undefined;
 
-  constructor(deps: { settings: EmulatedCameraSettings; start?: typeof startEmulatedCameras }) {
+  constructor(deps: { settings: EmulatedCameraSettings; start?: typeof startCameraProcess }) {
     this.#settings = deps.settings;
-    this.#start = deps.start ?? startEmulatedCameras;
+    this.#start = deps.start ?? startCameraProcess;
   }
 
   /** Starts the camera, or returns the running one's stream. */

@@ -1,5 +1,5 @@
-import { redactUrl } from '../../agent/log.js';
 import type { CameraSource, CameraStream } from '../interfaces.js';
+import { redactUrl } from '../redact.js';
 
 /**
  * A network camera at a configured RTSP URL. The camera runs on its own: `open` only

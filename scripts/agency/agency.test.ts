@@ -16,6 +16,7 @@ import {
 } from '../../agent/test-support/request-world.js';
 import { SystemClock } from '../../hal/linux/clock.js';
 import { main } from './main.js';
+import { ledgerPath, RequestLedger } from './request-ledger.js';
 
 /** `threshold-agency` in process: real key files, real signatures judged by the device's code. */
 
@@ -148,6 +149,10 @@ describe('delegate, request and revoke, judged by the device', () => {
     expect(run.code).toBe(0);
     const printed = JSON.parse(run.out) as { id: string; topics: string[] };
     expect(printed.topics).toEqual(requestTopics({ ...DEVICE_LOCATION, radiusM: 300 }));
+    // The agency's ledger names it (the receiver takes uploads for these ids only).
+    const ledger = new RequestLedger(ledgerPath(world.agencyDir));
+    expect(await ledger.lookup(printed.id)).toMatchObject({ id: printed.id });
+    expect((await stat(ledgerPath(world.agencyDir))).mode & 0o777).toBe(0o600);
 
     const service = createRequestService({
       config: world.config,

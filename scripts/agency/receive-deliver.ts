@@ -8,6 +8,7 @@ import type { Logger } from '../../agent/log.js';
 import { syncDirectory } from '../../agent/seal/atomic-output.js';
 import { type CustodyRecord, openCustody } from '../../agent/seal/custody.js';
 import { openSealedClip } from './open.js';
+import { custodyFacts, type ReceiverEvent } from './receive-events.js';
 import type { CompletedUpload, ReceiverStore } from './receive-store.js';
 import type { RequestLedger } from './request-ledger.js';
 
@@ -31,48 +32,6 @@ import type { RequestLedger } from './request-ledger.js';
  * - an upload is retired only after its outputs (or its quarantine copy) are durable.
  */
 
-export type ReceiverEvent =
-  | {
-      readonly event: 'clip';
-      readonly requestId: string;
-      readonly clipIndex: number;
-      readonly path: string;
-      readonly bytes: number;
-      readonly sha256: string;
-      readonly custodyPath: string;
-      readonly custody: CustodyFacts;
-    }
-  | {
-      readonly event: 'quarantined';
-      readonly requestId: string;
-      readonly clipIndex: number;
-      readonly reason: string;
-      readonly message: string;
-      readonly path: string;
-    }
-  | {
-      readonly event: 'duplicate';
-      readonly requestId: string;
-      readonly clipIndex: number;
-      readonly kind: string;
-    };
-
-/** The custody record's key facts, for the event line. */
-export interface CustodyFacts {
-  readonly custodyKey: string;
-  readonly requestPayloadSha256: string;
-  readonly start: string;
-  readonly end: string;
-  readonly cutMode: string;
-  readonly audio: boolean;
-  readonly decidedAt: string;
-  readonly clockSync: string;
-  readonly sourceSegments: number;
-  readonly sealedSha256: string;
-  readonly agentVersion: string;
-  readonly ffmpegVersion: string;
-}
-
 export interface DelivererDeps {
   readonly store: ReceiverStore;
   readonly ledger: RequestLedger;
@@ -82,7 +41,11 @@ export interface DelivererDeps {
   readonly emit: (event: ReceiverEvent) => void;
 }
 
-/** Codes of a failed verification: the pair is quarantined. Any other error is retried. */
+/**
+ * Codes of a failed verification: the pair is quarantined. Any other error (a key file
+ * with a loose mode, a full disk) leaves the pair where it is for the next scan: the next
+ * completed upload, or a restart.
+ */
 const VERIFICATION_CODES = /^(seal_|custody_)|^not_a_clip$|^unknown_request$/;
 
 export class Deliverer {
@@ -286,23 +249,6 @@ export class Deliverer {
   private boxKey(): Promise<Uint8Array> {
     return readSecretFile(join(this.deps.keyDir, 'box.key'), 32);
   }
-}
-
-function custodyFacts(record: CustodyRecord): CustodyFacts {
-  return {
-    custodyKey: record.custodyKey,
-    requestPayloadSha256: record.requestPayloadSha256,
-    start: record.clip.start,
-    end: record.clip.end,
-    cutMode: record.cutMode,
-    audio: record.audio,
-    decidedAt: record.decidedAt,
-    clockSync: record.clockSync,
-    sourceSegments: record.sourceSegments.length,
-    sealedSha256: record.sealed.sha256,
-    agentVersion: record.agentVersion,
-    ffmpegVersion: record.ffmpegVersion,
-  };
 }
 
 async function writeFileDurably(path: string, text: string): Promise<void> {

@@ -10,7 +10,8 @@ import { errorMessage } from '../../agent/errors.js';
 import type { Logger } from '../../agent/log.js';
 import { MAX_CUSTODY_FILE_BYTES } from '../../agent/seal/custody.js';
 import { wireMetadataSchema } from '../../agent/upload/metadata.js';
-import { Deliverer, type ReceiverEvent } from './receive-deliver.js';
+import { Deliverer } from './receive-deliver.js';
+import type { ReceiverEvent } from './receive-events.js';
 import { newUploadId, ReceiverStore, UPLOAD_ID } from './receive-store.js';
 import { ledgerPath, RequestLedger } from './request-ledger.js';
 

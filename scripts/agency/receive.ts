@@ -4,7 +4,7 @@ import { UserError } from '../../agent/errors.js';
 import { createLogger } from '../../agent/log.js';
 import { numberFlag } from './flags.js';
 import type { AgencyContext } from './main.js';
-import type { ReceiverEvent } from './receive-deliver.js';
+import type { ReceiverEvent } from './receive-events.js';
 import { DEFAULT_MAX_BYTES, startReceiver } from './receive-server.js';
 
 /**

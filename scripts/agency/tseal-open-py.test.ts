@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import nacl from 'tweetnacl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSecretFile } from '../../agent/crypto/key-files.js';
+import { chooseSecretbox, chosenSecretbox } from '../../agent/seal/secretbox-choice.js';
+import { sealFile } from '../../agent/seal/tseal.js';
 import { type SealKit, sealKit } from '../../agent/test-support/seal-kit.js';
 
 /**
@@ -39,7 +41,11 @@ function runOpener(key: string, input: string, output: string) {
 }
 
 describe('tseal_open.py', () => {
-  for (const size of [0, 1, 65_535, 65_536, 65_537, 200_000]) {
+  it('is given what libsodium sealed: the agent seals its chunks with it here', () => {
+    expect(chosenSecretbox().secretbox.name).toBe('libsodium');
+  });
+
+  for (const size of [0, 1, 65_535, 65_536, 65_537, 200_000, 4 * 1024 * 1024 + 3]) {
     it(`opens ${size} bytes sealed by the agent`, async () => {
       const { sealedPath, plaintext } = await kit.sealRandom(`p${size}`, size);
       const output = join(kit.dir, `p${size}.py.out`);
@@ -48,6 +54,24 @@ describe('tseal_open.py', () => {
       expect(Buffer.compare(await readFile(output), plaintext)).toBe(0);
     });
   }
+
+  it('opens what the tweetnacl fallback sealed', async () => {
+    const { plainPath, plaintext } = await kit.sealRandom('fallback', 3 * 65_536 + 99);
+    const sealedPath = join(kit.dir, 'fallback.tweetnacl.tseal');
+    await sealFile({
+      input: plainPath,
+      output: sealedPath,
+      recipient: kit.recipient.publicKey,
+      context: { requestId: 'AAAAAAAAAAAAAAAAAAAAAA', clipIndex: 1 },
+      secretbox: chooseSecretbox(() => {
+        throw new Error('no addon');
+      }),
+    });
+    const output = join(kit.dir, 'fallback.py.out');
+    const { code, stderr } = await runOpener(keyFile, sealedPath, output);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(Buffer.compare(await readFile(output), plaintext)).toBe(0);
+  });
 
   it('refuses altered, cut, extended and wrongly keyed files, writing nothing', async () => {
     const { sealedPath } = await kit.sealRandom('t', 140_000);

@@ -23,6 +23,7 @@ import { runMediaTool } from '../../agent/export/media-tool.js';
 import { planExport } from '../../agent/export/plan.js';
 import { probeClip } from '../../agent/export/probe.js';
 import { remuxClip } from '../../agent/export/remux/remux.js';
+import { spareWaiting } from '../../agent/export/test-support/spare-ffprobe.js';
 import { makeSegments } from '../../test-fixtures/make-segments.js';
 import { median } from './proc-stats.js';
 
@@ -108,7 +109,7 @@ async function main(): Promise<void> {
     const fastWarm = await timed(RUNS, fastExport, async () => {
       await fresh(clip('fast'));
       exporter.warm();
-      await exporter.warmed();
+      await spareWaiting();
     });
     // The fast export's parts: the in-process remux alone; ffmpeg's remux of the same range
     // (what the fast path used before, and still uses with audio); the ffprobe check alone.

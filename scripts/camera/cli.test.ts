@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../agent/errors.js';
+import { OnvifSession } from '../../hal/linux/onvif/client.js';
 import { parseCameraCli } from './cli.js';
 import { connectionRefused } from './test-support/media.js';
 
@@ -46,6 +47,27 @@ describe('parseCameraCli', () => {
     });
   });
 
+  it('reads the ONVIF flags, one device-service port per camera', () => {
+    const command = parseCameraCli([
+      ...['--cameras', '2', '--onvif', '--onvif-port', '9000', '--discovery-port', '0'],
+      ...['--username', 'u', '--password', 'p', '--onvif-faults'],
+    ]);
+    expect(command).toMatchObject({
+      kind: 'run',
+      onvif: {
+        ports: [9000, 9001],
+        discoveryPort: 0,
+        username: 'u',
+        password: 'p',
+        faulting: true,
+      },
+    });
+    expect(parseCameraCli(['--onvif'])).toMatchObject({
+      onvif: { ports: [8000], discoveryPort: 3702, faulting: false },
+    });
+    expect(parseCameraCli([])).not.toHaveProperty('onvif');
+  });
+
   it('asks for help with --help or -h', () => {
     expect(parseCameraCli(['--help'])).toEqual({ kind: 'help' });
     expect(parseCameraCli(['-h', '--port', 'x'])).toEqual({ kind: 'help' });
@@ -61,6 +83,9 @@ describe('parseCameraCli', () => {
     [['--keyframe-seconds', '0'], '--keyframe-seconds'],
     [['--size', '1281x720'], '--size'],
     [['--motion', '9-3'], '--motion'],
+    [['--password', 'x'], '--password'],
+    [['--onvif', '--onvif-port', '65535', '--cameras', '2'], '--onvif-port'],
+    [['--onvif', '--discovery-port', 'x'], '--discovery-port'],
   ])('refuses %o with an error naming %s', (argv, flag) => {
     let error: unknown;
     try {
@@ -138,6 +163,30 @@ describe('npm run camera', () => {
     child.kill('SIGTERM');
     expect((await done).code).toBe(143);
     expect(await connectionRefused('127.0.0.1', port)).toBe(true);
+  }, 30_000);
+
+  it('serves ONVIF beside RTSP with --onvif, and stops both on SIGTERM', async () => {
+    const child = runCli(['--port', '0', '--onvif', '--onvif-port', '0', '--discovery-port', '0']);
+    const done = finished(child);
+    const lines: string[] = [];
+    for await (const line of createInterface({ input: child.stdout as NodeJS.ReadableStream })) {
+      lines.push(line.trim());
+      if (line.includes('SIGUSR1')) break;
+    }
+    const rtsp = lines.find((line) => line.startsWith('rtsp://'));
+    const xaddr = new URL(lines.find((line) => line.startsWith('http://')) ?? '');
+    const session = await OnvifSession.connect({
+      host: xaddr.hostname,
+      port: Number(xaddr.port),
+      username: 'admin',
+      password: 'threshold',
+      timeoutMs: 10_000,
+    });
+    expect(await session.streamUri()).toBe(rtsp);
+    await session.close();
+    child.kill('SIGTERM');
+    expect((await done).code).toBe(143);
+    expect(await connectionRefused('127.0.0.1', Number(xaddr.port))).toBe(true);
   }, 30_000);
 
   it('leaves no camera behind when it is killed outright', async () => {

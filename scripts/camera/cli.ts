@@ -8,6 +8,11 @@ import {
   parseMotionSchedule,
 } from './camera-args.js';
 import { type EmulatedCameras, startEmulatedCameras } from './emulated-camera.js';
+import {
+  DEFAULT_ONVIF_PASSWORD,
+  DEFAULT_ONVIF_USERNAME,
+  type OnvifEmulationOptions,
+} from './onvif/emulated-onvif.js';
 
 export const USAGE = `Usage: npm run camera -- [options]
 
@@ -24,6 +29,14 @@ Options:
   --audio                add G.711 mu-law 8 kHz audio
   --motion SCHEDULE      when an object crosses the picture, seconds after start,
                          e.g. "20-25,60-64"
+  --onvif                add an ONVIF device service to each camera (GetStreamUri,
+                         PullPoint motion events in step with --motion, WS-Discovery)
+  --onvif-port N         camera K's device service listens on N+K-1 (default 8000; 0 picks
+                         free ports)
+  --discovery-port N     WS-Discovery port (default 3702)
+  --username U           the ONVIF account (default ${DEFAULT_ONVIF_USERNAME})
+  --password P           its password (default ${DEFAULT_ONVIF_PASSWORD})
+  --onvif-faults         start with the event service failing; SIGUSR1 toggles it
   -h, --help             show this help`;
 
 /** The flag for each setting. */
@@ -38,7 +51,9 @@ const FLAGS: Record<keyof CameraSettings, string> = {
   motion: 'motion',
 };
 
-export type CameraCommand = { kind: 'help' } | { kind: 'run'; settings: CameraSettings };
+export type CameraCommand =
+  | { kind: 'help' }
+  | { kind: 'run'; settings: CameraSettings; onvif?: OnvifEmulationOptions };
 
 /** Parses the command line; a bad flag is a `UserError` naming it. */
 export function parseCameraCli(argv: readonly string[]): CameraCommand {
@@ -57,6 +72,12 @@ export function parseCameraCli(argv: readonly string[]): CameraCommand {
         'keyframe-seconds': { type: 'string' },
         audio: { type: 'boolean' },
         motion: { type: 'string' },
+        onvif: { type: 'boolean' },
+        'onvif-port': { type: 'string' },
+        'discovery-port': { type: 'string' },
+        username: { type: 'string' },
+        password: { type: 'string' },
+        'onvif-faults': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -85,7 +106,41 @@ export function parseCameraCli(argv: readonly string[]): CameraCommand {
     if (!(err instanceof CameraOptionError)) throw err;
     throw new UserError('camera_flag_invalid', `--${FLAGS[err.option]} ${err.problem}`);
   }
-  return { kind: 'run', settings };
+  const onvif = parseOnvifFlags(values, settings.cameras ?? 1);
+  return onvif ? { kind: 'run', settings, onvif } : { kind: 'run', settings };
+}
+
+const ONVIF_ONLY = ['onvif-port', 'discovery-port', 'username', 'password', 'onvif-faults'];
+
+function parseOnvifFlags(
+  values: Record<string, unknown>,
+  cameras: number,
+): OnvifEmulationOptions | undefined {
+  if (values.onvif !== true) {
+    const stray = ONVIF_ONLY.find((name) => values[name] !== undefined);
+    if (stray) throw new UserError('camera_flag_invalid', `--${stray} needs --onvif`);
+    return undefined;
+  }
+  const first = flagNumber(values, 'onvif-port') ?? 8000;
+  const discoveryPort = flagNumber(values, 'discovery-port') ?? 3702;
+  for (const [name, port] of [
+    ['onvif-port', first === 0 ? 0 : first + cameras - 1],
+    ['discovery-port', discoveryPort],
+  ] as const) {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new UserError('camera_flag_invalid', `--${name} must be a port from 0 to 65535`);
+    }
+  }
+  const options: OnvifEmulationOptions = {
+    ports: Array.from({ length: cameras }, (_, i) => (first === 0 ? 0 : first + i)),
+    discoveryPort,
+    faulting: values['onvif-faults'] === true,
+  };
+  const username = flagString(values, 'username');
+  const password = flagString(values, 'password');
+  if (username !== undefined) options.username = username;
+  if (password !== undefined) options.password = password;
+  return options;
 }
 
 function flagString(values: Record<string, unknown>, name: string): string | undefined {
@@ -109,6 +164,11 @@ export function describeCameras(cameras: EmulatedCameras, settings: CameraSettin
   if (settings.motion && settings.motion.length > 0) {
     const spans = settings.motion.map((w) => `${w.start}-${w.end} s`).join(', ');
     lines.push(`Motion: ${spans} after start.`);
+  }
+  if (cameras.onvif) {
+    lines.push(`ONVIF device services (WS-Discovery on port ${cameras.onvif.discoveryPort}):`);
+    for (const device of cameras.onvif.devices) lines.push(`  ${device.xaddr}`);
+    lines.push('SIGUSR1 toggles the event service fault switch.');
   }
   lines.push('Pull with: ffplay -rtsp_transport tcp URL   (Ctrl-C stops the cameras)');
   return lines.join('\n');
@@ -139,7 +199,17 @@ export async function runCameraCli(argv: readonly string[]): Promise<number> {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
-  const cameras = await startEmulatedCameras(command.settings);
+  const cameras = await startEmulatedCameras({
+    ...command.settings,
+    ...(command.onvif ? { onvif: command.onvif } : {}),
+  });
+  let faulting = command.onvif?.faulting === true;
+  const toggleFaults = () => {
+    faulting = !faulting;
+    cameras.onvif?.setFaulting(faulting);
+    process.stderr.write(`camera: ONVIF event service ${faulting ? 'failing' : 'working'}\n`);
+  };
+  if (cameras.onvif) process.on('SIGUSR1', toggleFaults);
   process.stdout.write(`${describeCameras(cameras, command.settings)}\n`);
   let stopping = false;
   const died = cameras.exited.then((exit) => {
@@ -150,6 +220,7 @@ export async function runCameraCli(argv: readonly string[]): Promise<number> {
   });
   const code = await Promise.race([stopped, died]);
   stopping = true;
+  process.off('SIGUSR1', toggleFaults);
   await cameras.stop();
   return code;
 }

@@ -24,7 +24,7 @@ export interface OsPart {
 }
 
 /** Where the project's code lives; `node_modules` and build output are not the project. */
-const SOURCE_DIRS = ['agent', 'hal', 'scripts', 'bin', 'test-fixtures'];
+const SOURCE_DIRS = ['agent', 'hal', 'scripts', 'bin', 'test-fixtures', 'deploy'];
 const SKIP_DIRS = new Set(['node_modules', 'dist', 'generated']);
 const SOURCE_FILE = /\.(ts|js|mjs|py|sh)$/;
 

@@ -10,13 +10,15 @@ import { parseFlags, secondsFlag, textFlag } from '../flags.js';
 import { runAgent } from './run.js';
 
 const LOCATION = { lat: 52.3702, lon: 4.8952 };
-/** Footage the demo agency asks for once the camera has recorded this long. */
-const REQUEST_AFTER_MS = 30_000;
 
-const demoFlags = z.object({ dataDir: textFlag, duration: secondsFlag.optional() });
+const demoFlags = z.object({
+  dataDir: textFlag,
+  duration: secondsFlag.optional(),
+  requestAfter: secondsFlag,
+});
 
 /** The demo's config: an emulated 1080p camera with scripted motion, everything local. */
-export function demoConfig(dataDir: string, rootPublicKey: string) {
+export function demoConfig(dataDir: string, rootPublicKey: string, uploadCa: string) {
   return {
     dataDir,
     device: { location: LOCATION },
@@ -24,6 +26,7 @@ export function demoConfig(dataDir: string, rootPublicKey: string) {
     retention: { bufferMinutes: 30, maxBytes: 2_000_000_000 },
     mqtt: { url: 'embedded' },
     trust: { roots: [{ name: 'Demo trust root', publicKey: rootPublicKey }], threshold: 1 },
+    upload: { ca: uploadCa },
   };
 }
 
@@ -31,7 +34,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
   program
     .command('demo')
     .description(
-      'run the agent on embedded defaults: an emulated camera, an in-process MQTT broker, and a demo agency that asks for footage after 30 s',
+      'run the agent on embedded defaults: an emulated camera, an in-process MQTT broker, and a demo agency that asks for footage and receives what you share',
     )
     .option(
       '--data-dir <dir>',
@@ -39,46 +42,67 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       '.threshold-demo',
     )
     .option('--duration <seconds>', 'stop by itself after this many seconds')
+    .option('--request-after <seconds>', 'when the demo agency asks for footage', '30')
     .action(async (flags: unknown) => {
       const options = parseFlags(demoFlags, flags);
       const dataDir = resolve(options.dataDir);
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
       const agency = await DemoAgency.prepare(dataDir);
-      const raw = demoConfig(dataDir, await agency.rootPublicKey());
+      const raw = demoConfig(dataDir, await agency.rootPublicKey(), agency.caFile);
       const configPath = join(dataDir, 'config.json');
-      await writeFile(configPath, `${JSON.stringify(raw, null, 2)}\n`);
+      await writeFile(configPath, `${JSON.stringify(raw, null, 2)}\n`, { mode: 0o600 });
       const config = parseConfig(JSON.stringify(raw), dataDir);
       const log = ctx.logger(config.log.level);
-      const cli = `npx threshold`;
+      const cli = 'npx threshold';
+      const withConfig = `--config ${configPath}`;
+      const uploadUrl = await agency.startReceiver((event) => {
+        if (event.event === 'clip') {
+          ctx.out(
+            `\nThe demo agency received clip ${String(event.clipIndex)} of ${String(event.requestId)}, opened it and verified its custody record:\n  ${String(event.path)}\n  ${String(event.custodyPath)}`,
+          );
+        } else if (event.event === 'quarantined') {
+          ctx.out(`\nThe demo agency refused an upload: ${String(event.message)}`);
+        }
+      });
+      const afterMs = options.requestAfter * 1000;
       ctx.out(
         [
           `Threshold demo: an emulated 1080p camera recorded into ${dataDir}`,
-          `  ${cli} status   --config ${configPath}`,
-          `  ${cli} requests --config ${configPath}   (a demo agency asks for footage after 30 s)`,
-          `  ${cli} audit    --config ${configPath}`,
+          `  ${cli} status   ${withConfig}`,
+          `  ${cli} requests ${withConfig}   (a demo agency asks for footage after ${options.requestAfter} s)`,
+          `  ${cli} audit    ${withConfig}`,
           'Press Ctrl-C to stop.',
         ].join('\n'),
       );
-      process.exitCode = await runAgent(config, log, options.duration, {
-        embeddedBrokerPort: 0,
-        onStarted: (agent, signal) => {
-          const timer = setTimeout(() => {
-            const url = agent.requests.embeddedUrl;
-            if (!url) return;
-            const end = Date.now();
-            agency
-              .publishRequest(url, LOCATION, { start: end - REQUEST_AFTER_MS, end })
-              .then((id) =>
-                ctx.out(
-                  `\nThe demo agency sent a signed request (${id}). See it with:\n  ${cli} requests --config ${configPath}\nDecline it (nothing is sent) with:\n  ${cli} decline --config ${configPath} ${id}`,
-                ),
-              )
-              .catch((err) =>
-                log.error({ err: errorMessage(err) }, 'the demo agency could not publish'),
-              );
-          }, REQUEST_AFTER_MS);
-          signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
-        },
-      });
+      try {
+        process.exitCode = await runAgent(config, log, options.duration, {
+          embeddedBrokerPort: 0,
+          onStarted: (agent, signal) => {
+            const timer = setTimeout(() => {
+              const url = agent.requests.embeddedUrl;
+              if (!url) return;
+              const end = Date.now();
+              agency
+                .publishRequest(url, LOCATION, { start: end - afterMs, end }, uploadUrl)
+                .then((id) =>
+                  ctx.out(
+                    [
+                      `\nThe demo agency sent a signed request (${id}).`,
+                      `See the clips it would get (nothing is sent):  ${cli} clips ${withConfig} ${id}`,
+                      `Share them, sealed to the agency:               ${cli} share ${withConfig} ${id} --wait`,
+                      `Or decline (nothing is sent):                   ${cli} decline ${withConfig} ${id}`,
+                    ].join('\n'),
+                  ),
+                )
+                .catch((err) =>
+                  log.error({ err: errorMessage(err) }, 'the demo agency could not publish'),
+                );
+            }, afterMs);
+            signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+          },
+        });
+      } finally {
+        agency.stopReceiver();
+      }
     });
 }

@@ -44,7 +44,7 @@ export async function runAgent(
 ): Promise<number> {
   const agent = await Agent.create(
     config,
-    hardwareFor(config),
+    hardwareFor(config, log),
     log,
     options.embeddedBrokerPort === undefined
       ? {}

@@ -31,6 +31,8 @@ export interface RecordedRequest {
   status?: number;
   /** The Upload-Offset of the receiver's answer, if any. */
   offset?: number;
+  /** The TCP peer: who connected to the front. */
+  readonly remote: { address: string; port: number };
 }
 
 export interface FaultFront {
@@ -69,6 +71,7 @@ export async function startFaultFront(options: {
       rawHeaders: [...req.rawHeaders],
       metadata: decodeMetadata(req.headers['upload-metadata']),
       bodyBytes: 0,
+      remote: { address: req.socket.remoteAddress ?? '', port: req.socket.remotePort ?? 0 },
     };
     requests.push(record);
     const current = fault;

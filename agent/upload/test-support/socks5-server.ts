@@ -11,6 +11,8 @@ export interface SocksRequest {
   readonly addressType: 'ipv4' | 'domain' | 'ipv6';
   readonly host: string;
   readonly port: number;
+  /** The local port of the proxy's own connection to the target, once made. */
+  localPort?: number;
 }
 
 export interface TestSocksServer {
@@ -54,6 +56,7 @@ export async function startSocks5(hosts: Record<string, string>): Promise<TestSo
           return;
         }
         const upstream = connect(request.request.port, target, () => {
+          request.request.localPort = upstream.localPort;
           client.write(Buffer.from([5, 0, 0, 1, 0, 0, 0, 0, 0, 0]));
           if (rest.length > 0) upstream.write(rest);
           client.pipe(upstream).pipe(client);

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyDir } from '../../../scripts/agency/keys.js';
-import type { ReceiverEvent } from '../../../scripts/agency/receive-deliver.js';
+import type { ReceiverEvent } from '../../../scripts/agency/receive-events.js';
 import { type RunningReceiver, startReceiver } from '../../../scripts/agency/receive-server.js';
 import { recordSignedRequest } from '../../../scripts/agency/request-ledger.js';
 import { DeviceKeys } from '../../crypto/device-keys.js';

@@ -1,18 +1,22 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { getHeapSpaceStatistics } from 'node:v8';
 import nacl from 'tweetnacl';
-import { sealFile } from './seal-file.js';
-import { CHUNK_BYTES } from './tseal-format.js';
+import { sealFile } from '../seal/seal-file.js';
+import { chosenSecretbox } from '../seal/secretbox-choice.js';
+import { CHUNK_BYTES } from '../seal/tseal-format.js';
 
 /**
  * Measures the resident memory of sealing a generated stream of `bytes` (nothing stored
- * but the sealed output). Run in its own process with `--expose-gc`, so the baseline is
- * taken after a full collection:
+ * but the sealed output), for the memory test and the seal bench. Run in its own process
+ * with `--expose-gc`, so the baseline is taken after a full collection (`runSealMemoryProbe`
+ * starts it so):
  *
- *   node --expose-gc [--max-semi-space-size=1] --import tsx agent/seal/memory-probe.ts BYTES
+ *   node --expose-gc [--max-semi-space-size=1] --import tsx \
+ *     agent/test-support/seal-memory-probe.ts BYTES
  *
  * prints one JSON object. The generator reuses one buffer, so the only memory that could
  * grow with the size is the seal's own.
@@ -24,6 +28,8 @@ import { CHUNK_BYTES } from './tseal-format.js';
  */
 export interface SealMemoryProbe {
   readonly bytes: number;
+  /** The chunk secretbox that sealed (libsodium unless its addon could not load). */
+  readonly secretbox: string;
   readonly ms: number;
   readonly baselineRss: number;
   readonly peakRss: number;
@@ -67,6 +73,7 @@ export async function probeSealMemory(bytes: number, dir: string): Promise<SealM
     getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
   return {
     bytes,
+    secretbox: chosenSecretbox().secretbox.name,
     ms,
     baselineRss,
     peakRss,
@@ -74,6 +81,37 @@ export async function probeSealMemory(bytes: number, dir: string): Promise<SealM
     growth: peakRss - baselineRss,
     newSpaceBytes,
   };
+}
+
+/** Runs the probe on `bytes` in a child process with `nodeFlags` added to `--expose-gc`. */
+export function runSealMemoryProbe(
+  bytes: number,
+  nodeFlags: readonly string[],
+): Promise<SealMemoryProbe> {
+  const args = [
+    '--expose-gc',
+    ...nodeFlags,
+    '--import',
+    'tsx',
+    import.meta.filename,
+    String(bytes),
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      stdout += text;
+    });
+    child.stderr.setEncoding('utf8').on('data', (text: string) => {
+      stderr += text;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(JSON.parse(stdout) as SealMemoryProbe);
+      else reject(new Error(`the seal memory probe exited with ${code}: ${stderr}`));
+    });
+  });
 }
 
 /** `bytes` of varying content from one reused chunk buffer; `onChunk` runs every 16 chunks. */
@@ -90,7 +128,8 @@ async function* generate(bytes: number, onChunk: () => void): AsyncIterable<Uint
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const bytes = Number(process.argv[2]);
-  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new Error('usage: memory-probe.ts BYTES');
+  if (!Number.isSafeInteger(bytes) || bytes < 0)
+    throw new Error('usage: seal-memory-probe.ts BYTES');
   const dir = await mkdtemp(join(tmpdir(), 'threshold-seal-probe-'));
   try {
     process.stdout.write(`${JSON.stringify(await probeSealMemory(bytes, dir))}\n`);
