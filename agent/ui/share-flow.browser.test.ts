@@ -32,6 +32,7 @@ let world: ShareWorld;
 let browser: TestBrowser;
 let page: Page;
 let pageUrl: string;
+let agentLog: () => string;
 
 const cli = (...args: string[]): Promise<CliResult> =>
   runCli([...args.slice(0, 1), '--config', world.configPath, ...args.slice(1)], 120_000);
@@ -57,7 +58,7 @@ beforeAll(async () => {
     camera: { width: 1280, height: 720, audio: true },
     config: { ui: { listen: '127.0.0.1:0' }, log: { level: 'warn' } },
   });
-  world.startAgent();
+  agentLog = world.startAgent().log;
   await waitFor(async () => (await indexedSegments(world.dataDir).catch(() => [])).length >= 9, {
     timeoutMs: 90_000,
     what: '18 s of footage',
@@ -119,16 +120,14 @@ describe('the owner answers in the browser', () => {
     await page.waitForURL(`${pageUrl}/requests/${sharedId}`);
     const video = page.locator('#preview-0');
     // The poster is the thumbnail made on the device.
+    const thumbnail = await page.request.get(
+      `${pageUrl}/requests/${sharedId}/clips/0/thumbnail.jpg`,
+    );
+    expect(thumbnail.status(), agentLog().slice(-3000)).toBe(200);
+    expect((await thumbnail.body()).subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
     await waitFor(
-      async () =>
-        (await page.evaluate(async (src) => {
-          type Img = { src: string; decode(): Promise<void>; naturalWidth: number };
-          const image = new (globalThis as unknown as { Image: new () => Img }).Image();
-          image.src = src;
-          await image.decode();
-          return image.naturalWidth;
-        }, `/requests/${sharedId}/clips/0/thumbnail.jpg`)) > 0,
-      { timeoutMs: 30_000, what: 'the thumbnail' },
+      () => video.evaluate((e) => (e as unknown as { readyState: number }).readyState >= 0),
+      { what: 'the video element' },
     );
     await page.screenshot({ path: join(DOCS, 'owner-page-request.png'), fullPage: true });
     await video.evaluate((element) => (element as unknown as { play(): Promise<void> }).play());

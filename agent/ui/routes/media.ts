@@ -7,7 +7,8 @@ import { clipParams, emptyQuery } from '../schemas.js';
 /**
  * A clip's thumbnail and preview, made on the device by the consent service from the
  * buffer and served from its cache. They go to the owner's browser only: nothing here
- * reaches the agency.
+ * reaches the agency. A browser that stops waiting (a cancelled poster, a seek) does not
+ * abort the making: it is shared with every other ask for the same file, and cached.
  */
 export const mediaRoutes = [
   route({
@@ -17,7 +18,7 @@ export const mediaRoutes = [
     query: emptyQuery,
     handle: async (ctx: RequestContext, { params }) => {
       const path = await ctx.app.deps.consent
-        .thumbnail(params.id, params.index, ctx.signal)
+        .thumbnail(params.id, params.index)
         .catch((err: unknown) => {
           throw asHttpError(err);
         });
@@ -31,7 +32,7 @@ export const mediaRoutes = [
     query: emptyQuery,
     handle: async (ctx: RequestContext, { params }) => {
       const path = await ctx.app.deps.consent
-        .preview(params.id, params.index, ctx.signal)
+        .preview(params.id, params.index)
         .catch((err: unknown) => {
           throw asHttpError(err);
         });

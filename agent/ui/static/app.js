@@ -102,7 +102,7 @@ function onJob(event) {
     job.state === 'uploaded'
       ? 100
       : job.bytesTotal
-        ? Math.min(100, Math.floor((job.bytesSent / job.bytesTotal) * 100))
+        ? Math.min(99, Math.floor((job.bytesSent / job.bytesTotal) * 100))
         : 0;
   bar.value = pct;
   bar.textContent = `${pct} %`;

@@ -72,7 +72,8 @@ export function timeLeft(expiresAt: number, now: number): Html {
 export function percent(job: Pick<ShareJob, 'bytesSent' | 'bytesTotal' | 'state'>): number {
   if (job.state === 'uploaded') return 100;
   if (!job.bytesTotal) return 0;
-  return Math.min(100, Math.floor((job.bytesSent / job.bytesTotal) * 100));
+  // 100 % means delivered: the job is done only once the agency confirmed every upload.
+  return Math.min(99, Math.floor((job.bytesSent / job.bytesTotal) * 100));
 }
 
 /** A clip job's state in plain words, retries and errors included. */
