@@ -194,6 +194,15 @@ export class JobStore {
     await (tx ?? this.db).run(`UPDATE share_jobs SET ${sets.join(', ')} WHERE id = ?`, params);
   }
 
+  /** Sends every `exported` job back to `approved` (its cut is not kept across restarts). */
+  async recutExported(now: number): Promise<void> {
+    await this.db.run(
+      `UPDATE share_jobs SET state = 'approved', plain_bytes = NULL, export_facts = NULL,
+         updated_at = ? WHERE state = 'exported'`,
+      [now],
+    );
+  }
+
   /** Counts a failed attempt and keeps its message (already free of secrets). */
   async attemptFailed(id: number, now: number, message: string): Promise<void> {
     await this.db.run(

@@ -36,11 +36,15 @@ export class Previews {
       const [segment] = await this.deps.segments.overlapping(atMs, atMs + 1);
       const source = segment ?? (await this.deps.segments.overlapping(offer.start, offer.end))[0];
       if (!source) throw new PreviewError('no footage left for this clip');
-      const offsetS = Math.max(0, (atMs - source.startMs) / 1000);
-      await makeThumbnail(
-        this.deps.ffmpegPath,
-        { input: source.path, atS: offsetS, output, width: this.deps.thumbnailWidth ?? 320 },
-        signal,
+      // The index's wall-clock span of a segment can exceed its stream by a frame or two;
+      // a seek past the last frame makes no picture, so that case falls back to its start.
+      const spanS = (source.endMs - source.startMs) / 1000;
+      const offsetS = Math.min(Math.max(0, (atMs - source.startMs) / 1000), spanS - 0.5);
+      const width = this.deps.thumbnailWidth ?? 320;
+      const make = (atS: number) =>
+        makeThumbnail(this.deps.ffmpegPath, { input: source.path, atS, output, width }, signal);
+      await make(Math.max(0, offsetS)).catch((err: NodeJS.ErrnoException) =>
+        err.code === 'ENOENT' ? make(0) : Promise.reject(err),
       );
       await chmod(output, 0o600);
     });

@@ -75,7 +75,9 @@ export function jobFiles(outbox: string, job: Pick<JobRecord, 'name'>) {
  *   whose URL is stored before the first byte; the files go once the agency has all.
  *
  * INVARIANTS: a job's state only moves forward, and only after the files of the new state
- * are durable, so a crash anywhere resumes from the committed state. A clip is sealed
+ * are durable, so a crash anywhere resumes from the committed state. The one exception is
+ * the cut: it is not fsynced (it lives only until it is sealed), so at start-up an
+ * `exported` job goes back to `approved` and is cut again from its still-pinned footage. A clip is sealed
  * exactly once: once `sealed` is committed its bytes never change, so a resumed upload
  * sends the same bytes. Source footage stays pinned until the seal commits. Only a
  * permanent refusal by the agency (a 4xx) ends a job as `failed`; every other failure is
@@ -101,6 +103,8 @@ export class SharePipeline implements Service {
     signal.addEventListener('abort', () => this.#stopping.abort(), { once: true });
     await mkdir(this.deps.outbox, { recursive: true, mode: 0o700 });
     await this.#removeLeftovers();
+    // A cut from before the restart may not have reached the disk: cut it again.
+    await this.deps.jobs.recutExported(this.deps.clock.now());
     this.#loop = this.#run(this.#stopping.signal);
   }
 
@@ -130,7 +134,8 @@ export class SharePipeline implements Service {
             waitMs = Math.min(waitMs, retryAt - now);
             continue;
           }
-          await this.#local(job, signal);
+          // A step done: the next one (or the upload) starts now, not after a poll.
+          if (await this.#local(job, signal)) waitMs = 0;
         }
       } catch (err) {
         log.error({ err: errorMessage(err) }, 'share pipeline step failed');
@@ -139,18 +144,31 @@ export class SharePipeline implements Service {
     }
   }
 
-  /** Export or seal one job, one step; a failure is counted and retried later. */
-  async #local(job: JobRecord, signal: AbortSignal): Promise<void> {
+  /**
+   * Export or seal one job, one step; a failure is counted and retried later. True when
+   * the step was done.
+   */
+  async #local(job: JobRecord, signal: AbortSignal): Promise<boolean> {
     try {
+      const started = performance.now();
       if (job.state === 'approved') await this.#export(job, signal);
       else if (job.state === 'exported') await this.#seal(job, signal);
+      this.deps.log.info(
+        {
+          job: job.id,
+          step: job.state === 'approved' ? 'cut' : 'sealed',
+          ms: Math.round(performance.now() - started),
+        },
+        'share step done',
+      );
       this.#retryAt.delete(job.id);
+      return true;
     } catch (err) {
-      if (signal.aborted) return;
+      if (signal.aborted) return false;
       const permanent = err instanceof ThresholdError && err.code === 'no_footage';
       if (permanent) {
         await this.#fail(job, 'no footage is left for this clip');
-        return;
+        return true;
       }
       const attempt = job.attempts + 1;
       const backoff = this.deps.backoff ?? { baseMs: 2000, maxMs: 60_000 };
@@ -164,6 +182,7 @@ export class SharePipeline implements Service {
       );
       await this.deps.jobs.attemptFailed(job.id, this.deps.clock.now(), errorMessage(err));
       await this.#changed(job.id);
+      return false;
     }
   }
 
@@ -179,8 +198,7 @@ export class SharePipeline implements Service {
       audio: job.audio,
       signal,
     });
-    await this.deps.storage.fsyncFile(files.plain);
-    await this.deps.storage.fsyncDir(this.deps.outbox);
+    // Not fsynced: the cut lives only until it is sealed, and a restart cuts it again.
     await this.deps.jobs.update(job.id, this.deps.clock.now(), {
       state: 'exported',
       plainBytes: exported.bytes,
@@ -267,6 +285,7 @@ export class SharePipeline implements Service {
     if (!request) throw new ThresholdError('request_not_found', `no request ${job.requestId}`);
     const files = jobFiles(this.deps.outbox, job);
     const progress = new ProgressWriter(this.deps, job.id);
+    const started = performance.now();
     const parts = [
       {
         kind: 'clip',
@@ -283,52 +302,67 @@ export class SharePipeline implements Service {
         done: job.custodySent >= (job.custodyBytes ?? 1),
       },
     ] as const;
+    // The clip and its custody record go at once; the agency needs both.
+    const both = new AbortController();
+    const stop = () => both.abort(signal.reason);
+    signal.addEventListener('abort', stop, { once: true });
     try {
-      for (const part of parts) {
-        if (part.done) continue;
-        const urlKey = part.kind === 'clip' ? 'clipUrl' : 'custodyUrl';
-        const sentKey = part.kind === 'clip' ? 'clipSent' : 'custodySent';
-        await this.deps.uploader.upload({
-          file: part.file,
-          endpoint: request.uploadUrl,
-          metadata: {
-            requestId: job.requestId,
-            kind: part.kind,
-            clipIndex: job.clipIndex,
-            filename: `${job.name}.${part.kind === 'clip' ? 'tseal' : 'custody'}`,
-          },
-          ...(part.url ? { resumeUrl: part.url } : {}),
-          onUrl: async (url) => {
+      await Promise.all(
+        parts
+          .filter((part) => !part.done)
+          .map(async (part) => {
+            const urlKey = part.kind === 'clip' ? 'clipUrl' : 'custodyUrl';
+            const sentKey = part.kind === 'clip' ? 'clipSent' : 'custodySent';
+            try {
+              await this.deps.uploader.upload({
+                file: part.file,
+                endpoint: request.uploadUrl,
+                metadata: {
+                  requestId: job.requestId,
+                  kind: part.kind,
+                  clipIndex: job.clipIndex,
+                  filename: `${job.name}.${part.kind === 'clip' ? 'tseal' : 'custody'}`,
+                },
+                ...(part.url ? { resumeUrl: part.url } : {}),
+                onUrl: async (url) => {
+                  await this.deps.jobs.update(job.id, this.deps.clock.now(), {
+                    state: 'uploading',
+                    [urlKey]: url,
+                  });
+                  await this.#changed(job.id);
+                },
+                onProgress: (sent) => progress.report(sentKey, sent),
+                onRetry: ({ attempt, error }) => {
+                  this.deps.log.warn(
+                    { job: job.id, part: part.kind, attempt, err: error.message },
+                    'upload retrying',
+                  );
+                  void this.deps.jobs
+                    .attemptFailed(job.id, this.deps.clock.now(), error.message)
+                    .then(() => this.#changed(job.id));
+                },
+                signal: both.signal,
+              });
+            } catch (err) {
+              // One part refused (or stopped): the other need not go on.
+              both.abort(err);
+              throw err;
+            }
+            await progress.flush();
             await this.deps.jobs.update(job.id, this.deps.clock.now(), {
-              state: 'uploading',
-              [urlKey]: url,
+              [sentKey]: part.size,
+              lastError: null,
             });
-            await this.#changed(job.id);
-          },
-          onProgress: (sent) => progress.report(sentKey, sent),
-          onRetry: ({ attempt, error }) => {
-            this.deps.log.warn(
-              { job: job.id, part: part.kind, attempt, err: error.message },
-              'upload retrying',
-            );
-            void this.deps.jobs
-              .attemptFailed(job.id, this.deps.clock.now(), error.message)
-              .then(() => this.#changed(job.id));
-          },
-          signal,
-        });
-        await progress.flush();
-        await this.deps.jobs.update(job.id, this.deps.clock.now(), {
-          [sentKey]: part.size,
-          lastError: null,
-        });
-      }
+          }),
+      );
     } catch (err) {
       if (err instanceof ThresholdError && err.code === 'upload_refused') {
         await this.#fail(job, `the agency refused the upload: ${err.message}`);
         return;
       }
       throw err;
+    } finally {
+      signal.removeEventListener('abort', stop);
     }
     await this.deps.db.transaction(async (tx) => {
       await this.deps.jobs.update(job.id, this.deps.clock.now(), { state: 'uploaded' }, tx);
@@ -342,6 +376,10 @@ export class SharePipeline implements Service {
         },
       });
     });
+    this.deps.log.info(
+      { job: job.id, step: 'uploaded', ms: Math.round(performance.now() - started) },
+      'share step done',
+    );
     await this.#removeFiles(job);
     await this.#changed(job.id);
   }
@@ -403,7 +441,7 @@ export class SharePipeline implements Service {
 /** Writes upload progress to the job row at most once a second. */
 class ProgressWriter {
   #last = 0;
-  #pending: { key: 'clipSent' | 'custodySent'; sent: number } | null = null;
+  readonly #pending = new Map<'clipSent' | 'custodySent', number>();
   #writing: Promise<void> = Promise.resolve();
 
   constructor(
@@ -412,7 +450,7 @@ class ProgressWriter {
   ) {}
 
   report(key: 'clipSent' | 'custodySent', sent: number): void {
-    this.#pending = { key, sent };
+    this.#pending.set(key, sent);
     const now = this.deps.clock.monotonic();
     if (now - this.#last < 1000) return;
     this.#last = now;
@@ -420,13 +458,11 @@ class ProgressWriter {
   }
 
   flush(): Promise<void> {
-    const pending = this.#pending;
-    this.#pending = null;
-    if (!pending) return this.#writing;
+    if (this.#pending.size === 0) return this.#writing;
+    const change = Object.fromEntries(this.#pending);
+    this.#pending.clear();
     this.#writing = this.#writing.then(async () => {
-      await this.deps.jobs.update(this.jobId, this.deps.clock.now(), {
-        [pending.key]: pending.sent,
-      });
+      await this.deps.jobs.update(this.jobId, this.deps.clock.now(), change);
       const job = await this.deps.jobs.get(this.jobId);
       if (job) this.deps.events?.emit('job', publicJob(job));
     });

@@ -1,10 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createReadStream } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { createLogger } from '../../agent/log.js';
 import { newRequestId } from '../../agent/requests/build.js';
@@ -14,6 +11,7 @@ import { makeTestCa, type TestCa } from '../../agent/upload/test-support/test-ca
 import { Uploader } from '../../agent/upload/uploader.js';
 import { generateKeyDir } from '../agency/keys.js';
 import { recordSignedRequest } from '../agency/request-ledger.js';
+import { putOnce, startChild, stopChild } from './https-floor.js';
 import { cpuSeconds } from './proc-stats.js';
 
 /** CPU ms of this process (the client) and of `serverPid` while `run` runs. */
@@ -87,65 +85,6 @@ async function sealedFile(path: string, bytes: number): Promise<void> {
     recipient,
     context: { requestId: 'bench', clipIndex: 0 },
   });
-}
-
-/** Starts a child that prints one JSON line when ready; returns it and that line. */
-async function startChild(args: string[], ready: (line: Record<string, unknown>) => boolean) {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, THRESHOLD_LOG_LEVEL: 'warn' },
-  });
-  let buffered = '';
-  const line = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${args[0]} exited with ${code}`)));
-    child.stdout.setEncoding('utf8').on('data', (text: string) => {
-      buffered += text;
-      for (const raw of buffered.split('\n').slice(0, -1)) {
-        const parsed = JSON.parse(raw) as Record<string, unknown>;
-        if (ready(parsed)) resolve(parsed);
-      }
-      buffered = buffered.slice(buffered.lastIndexOf('\n') + 1);
-    });
-  });
-  return { child, line };
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
-
-async function putOnce(file: string, port: number, ca: Buffer): Promise<number> {
-  const agent = new Agent({ ca });
-  const { size } = await stat(file);
-  const started = performance.now();
-  await new Promise<void>((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        servername: 'localhost',
-        method: 'PUT',
-        path: '/floor',
-        agent,
-        headers: { 'Content-Length': String(size) },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () =>
-          res.statusCode === 204 ? resolve() : reject(new Error(`PUT ${res.statusCode}`)),
-        );
-      },
-    );
-    req.on('error', reject);
-    pipeline(createReadStream(file, { highWaterMark: 256 * 1024 }), req).catch(reject);
-  });
-  const ms = performance.now() - started;
-  agent.destroy();
-  return ms;
 }
 
 async function uploadOnce(
