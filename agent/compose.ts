@@ -26,7 +26,7 @@ import { Retention } from './recording/retention.js';
 import { SegmentStore } from './recording/segment-store.js';
 import { createRequestService, type RequestService } from './requests/request-service.js';
 import type { Consent } from './share/consent.js';
-import { SharePipeline } from './share/share-pipeline.js';
+import { pipelineParts, SharePipeline } from './share/share-pipeline.js';
 import { AgentState } from './state.js';
 import { createOwnerPage } from './ui/create.js';
 import type { OwnerPage } from './ui/owner-page.js';
@@ -195,26 +195,17 @@ export class Agent {
       },
     });
     share = new SharePipeline({
-      db,
-      jobs: parts.jobs,
-      requests: parts.requests,
-      pins: parts.pins,
-      segments: parts.segments,
-      audit: parts.audit,
-      clock: parts.floor,
+      ...pipelineParts(parts),
       storage: hardware.storage,
-      exporter: parts.exporter,
       uploader: new Uploader({
         settings: uploadSettings(config),
         log: log.child({ component: 'upload' }),
         ...(options.uploadBackoff ? { backoff: options.uploadBackoff } : {}),
       }),
-      signer: () => parts.keys(),
       versions: once(async () => ({
         agent: await agentVersion(),
         ffmpeg: await ffmpegVersion(config.ffmpeg.ffmpegPath),
       })),
-      outbox: paths.outbox,
       log: log.child({ component: 'share' }),
       events,
     });

@@ -9,6 +9,7 @@ import type { Exporter } from '../export/exporter.js';
 import { sealClip } from '../export/seal-clip.js';
 import { backoffMs, type Service } from '../lifecycle.js';
 import type { Logger } from '../log.js';
+import type { DeviceParts } from '../parts.js';
 import type { Pins } from '../recording/pins.js';
 import type { SegmentIndex } from '../recording/segment-index.js';
 import type { ClockFloor } from '../requests/clock-floor.js';
@@ -54,6 +55,22 @@ export interface SharePipelineDeps {
   backoff?: { baseMs: number; maxMs: number };
   /** Uploads at once (each to its own agency, most likely). */
   maxUploads?: number;
+}
+
+/** The pipeline's deps that come from the device's parts (the rest is hardware and policy). */
+export function pipelineParts(parts: DeviceParts) {
+  return {
+    db: parts.db,
+    jobs: parts.jobs,
+    requests: parts.requests,
+    pins: parts.pins,
+    segments: parts.segments,
+    audit: parts.audit,
+    clock: parts.floor,
+    exporter: parts.exporter,
+    signer: () => parts.keys(),
+    outbox: parts.paths.outbox,
+  } satisfies Partial<SharePipelineDeps>;
 }
 
 /** The outbox files of a job. */

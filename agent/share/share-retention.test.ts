@@ -17,7 +17,7 @@ import { tempDir, writeConfig } from '../test-support/cli.js';
 import { waitFor } from '../test-support/poll.js';
 import { Uploader } from '../upload/uploader.js';
 import { agentVersion } from '../version.js';
-import { jobFiles, SharePipeline } from './share-pipeline.js';
+import { jobFiles, pipelineParts, SharePipeline } from './share-pipeline.js';
 
 /**
  * Retention pressure while shared clips wait to upload (promise 6): the agency is
@@ -149,23 +149,14 @@ describe('retention while shared clips wait to upload', () => {
 
     // The pipeline cuts and seals, then cannot reach the agency: the sealed clip waits.
     const pipeline = new SharePipeline({
-      db: parts.db,
-      jobs: parts.jobs,
-      requests: parts.requests,
-      pins: parts.pins,
-      segments: parts.segments,
-      audit: parts.audit,
-      clock: parts.floor,
+      ...pipelineParts(parts),
       storage: new LinuxStorage(),
-      exporter: parts.exporter,
       uploader: new Uploader({
         settings: { idleTimeoutMs: 5_000 },
         log,
         backoff: { initialMs: 100, maxMs: 500 },
       }),
-      signer: () => parts.keys(),
       versions: async () => ({ agent: await agentVersion(), ffmpeg: 'test' }),
-      outbox: parts.paths.outbox,
       log,
     });
     await pipeline.start(new AbortController().signal);

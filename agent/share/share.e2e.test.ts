@@ -96,6 +96,8 @@ describe('share, end to end', () => {
     expect(uploads).toEqual([
       expect.objectContaining({ requestId: id, clipIndex: 0, state: 'uploaded', failure: null }),
     ]);
+    const status = JSON.parse((await cli('status', '--json')).stdout) as { uploads: unknown };
+    expect(status.uploads).toEqual({ waiting: 0, failed: 0, outboxBytes: 0 });
     // The outbox is empty once the agency has every byte.
     await withDatabase(world.dataDir, async (db) => {
       const jobs = await db.all<{ name: string }>('SELECT name FROM share_jobs');

@@ -22,7 +22,7 @@ import { createLogger } from '../../agent/log.js';
 import { openDeviceParts } from '../../agent/parts.js';
 import { SegmentStore } from '../../agent/recording/segment-store.js';
 import { newRequestId } from '../../agent/requests/build.js';
-import { SharePipeline } from '../../agent/share/share-pipeline.js';
+import { pipelineParts, SharePipeline } from '../../agent/share/share-pipeline.js';
 import { makeTestCa } from '../../agent/upload/test-support/test-ca.js';
 import { Uploader } from '../../agent/upload/uploader.js';
 import { agentVersion } from '../../agent/version.js';
@@ -91,19 +91,10 @@ async function main(): Promise<void> {
   const parts = await openDeviceParts(config, { log });
   const storage = new LinuxStorage();
   const pipelineService = new SharePipeline({
-    db: parts.db,
-    jobs: parts.jobs,
-    requests: parts.requests,
-    pins: parts.pins,
-    segments: parts.segments,
-    audit: parts.audit,
-    clock: parts.floor,
+    ...pipelineParts(parts),
     storage,
-    exporter: parts.exporter,
     uploader: new Uploader({ settings: { ca: ca.caFile }, log }),
-    signer: () => parts.keys(),
     versions: async () => ({ agent: await agentVersion(), ffmpeg: 'bench' }),
-    outbox: parts.paths.outbox,
     log,
     pollMs: 50,
   });

@@ -22,6 +22,8 @@ export interface StatusReport {
   gaps: number;
   motionEvents: number;
   lastError: { at: string; message: string } | null;
+  /** Shared clips on their way: jobs not yet uploaded, failed ones, outbox bytes. */
+  uploads: { waiting: number; failed: number; outboxBytes: number };
   /** The owner's page: where it listens, or why it cannot (null before it first started). */
   page: {
     state: UiStatus['state'];
@@ -52,12 +54,13 @@ export function registerStatus(program: Command, ctx: CliContext): void {
 }
 
 export async function statusReport(
-  { db, config, state, segments, motion }: DeviceParts,
+  { db, config, state, segments, motion, jobs }: DeviceParts,
   now: number,
 ): Promise<StatusReport> {
   const recorder = await state.get<RecorderStatus>('recorder');
   const page = await state.get<UiStatus>(UI_STATE_KEY);
   const summary = await segments.summary();
+  const shared = await jobs.list();
   const gaps = await db.get<{ n: number }>(
     "SELECT COUNT(*) AS n FROM recorder_runs WHERE end_reason IS NOT NULL AND end_reason NOT IN ('stopped', 'agent_stopped', 'paused')",
   );
@@ -86,6 +89,11 @@ export async function statusReport(
     lastError: recorder?.lastError
       ? { at: iso(recorder.lastError.at), message: recorder.lastError.message }
       : null,
+    uploads: {
+      waiting: shared.filter((job) => job.state !== 'uploaded' && job.state !== 'failed').length,
+      failed: shared.filter((job) => job.state === 'failed').length,
+      outboxBytes: await jobs.outboxBytes(),
+    },
     page: page
       ? {
           state: page.state,
@@ -109,6 +117,7 @@ function formatStatus(report: StatusReport): string {
     `gaps:           ${report.gaps}`,
     `motion events:  ${report.motionEvents}`,
     `last error:     ${report.lastError ? `${report.lastError.at} ${report.lastError.message}` : 'none'}`,
+    `uploads:        ${report.uploads.waiting} clips on their way (${formatBytes(report.uploads.outboxBytes)} sealed in the outbox), ${report.uploads.failed} refused by the agency`,
   );
   if (report.page) {
     const { page } = report;
