@@ -427,11 +427,17 @@ export class SharePipeline implements Service {
     await this.deps.storage.fsyncDir(this.deps.outbox);
   }
 
-  /** Half-written files of a crash: temporary seal outputs and export work folders. */
+  /**
+   * What a crash left in the outbox: temporary seal outputs and export work folders, and
+   * the files of jobs that finished (uploaded or failed) before their files were removed.
+   */
   async #removeLeftovers(): Promise<void> {
+    const open = new Set((await this.deps.jobs.open()).map((job) => job.name));
     for (const name of await readdir(this.deps.outbox)) {
-      if (name.startsWith('.'))
+      const job = name.split('.')[0] ?? '';
+      if (name.startsWith('.') || !open.has(job)) {
         await rm(join(this.deps.outbox, name), { recursive: true, force: true });
+      }
     }
   }
 
