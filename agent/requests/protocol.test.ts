@@ -33,9 +33,9 @@ const accepts = (change: (p: Record<string, any>) => void) => {
 };
 
 describe('protocol schemas', () => {
-  it('lists the reasons in the design order', () => {
+  it('lists the reasons in the design order (the owner switching requests off first)', () => {
     expect(REJECT_REASONS.join(' ')).toBe(
-      'too_large not_json schema unsupported_version wrong_topic expired not_yet_valid ' +
+      'requests_off too_large not_json schema unsupported_version wrong_topic expired not_yet_valid ' +
         'duplicate delegation_invalid delegation_expired revoked bad_signature out_of_region ' +
         'out_of_area radius_too_large window_too_long window_beyond_retention agency_blocked ' +
         'rate_limited',
