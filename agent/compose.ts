@@ -17,6 +17,8 @@ import { AgentEvents } from './events.js';
 import { agentVersion, ffmpegVersion } from './export/seal-clip.js';
 import { IndicatorController } from './indicator-controller.js';
 import type { Service } from './lifecycle.js';
+import { LiveView } from './live/live-view.js';
+import { LiveSettings } from './live/settings.js';
 import type { Logger } from './log.js';
 import { type DeviceParts, openDeviceParts } from './parts.js';
 import { MotionService } from './recording/motion-service.js';
@@ -95,7 +97,8 @@ function motionSourceFor(config: Config, log?: Logger): MotionSource | undefined
 /**
  * The composition root: the one place that chooses implementations and wires the parts.
  * Parts start in order and stop in reverse: the recorder first (footage is the asset),
- * then community requests, the share pipeline, and the indicator that reports on them.
+ * then community requests, the share pipeline, the indicator that reports on them, live
+ * view, and the page (which stops first, ending its viewers' streams).
  */
 export class Agent {
   readonly #started: Service[] = [];
@@ -108,6 +111,8 @@ export class Agent {
     readonly share: SharePipeline,
     /** The owner's web page. */
     readonly page: OwnerPage,
+    /** Live view for the page: nothing runs until someone watches. */
+    readonly live: LiveView,
     private readonly services: readonly Service[],
     private readonly log: Logger,
   ) {}
@@ -129,6 +134,8 @@ export class Agent {
       embeddedBrokerPort?: number;
       uploadBackoff?: BackoffSettings;
       uiRetry?: { baseMs: number; maxMs: number };
+      /** How long a live viewer waits for the stream (tests shorten it). */
+      liveReadyTimeoutMs?: number;
     } = {},
   ): Promise<Agent> {
     const events = new AgentEvents();
@@ -217,9 +224,30 @@ export class Agent {
     });
     // A request declined or expired changes what the indicator shows too.
     events.on('requests', () => void indicator?.refresh());
+    const liveSettings = new LiveSettings(state);
+    const live = new LiveView({
+      camera: hardware.camera,
+      ffmpegPath: config.ffmpeg.ffmpegPath,
+      dir: join(config.dataDir, 'live'),
+      log: log.child({ component: 'live' }),
+      settings: {
+        enabled: config.live.enabled,
+        idleStopMs: config.live.idleStopSeconds * 1000,
+        maxViewers: config.live.maxViewers,
+        readyTimeoutMs: options.liveReadyTimeoutMs ?? 10_000,
+      },
+      audio: () => liveSettings.audio(),
+    });
     const page = createOwnerPage({
       config,
       parts,
+      live: {
+        attach: (signal) => live.attach(signal),
+        status: () => live.status(),
+        restartPublisher: () => live.restartPublisher(),
+        audio: () => liveSettings.audio(),
+        setAudio: (on) => liveSettings.setAudio(on),
+      },
       consent: parts.consent,
       policy: requests.policy,
       events,
@@ -243,7 +271,8 @@ export class Agent {
       requests,
       share,
       page,
-      [recorder, ...(sensor ? [sensor] : []), requests, share, indicator, page],
+      live,
+      [recorder, ...(sensor ? [sensor] : []), requests, share, indicator, live, page],
       log,
     );
   }

@@ -228,6 +228,16 @@ export const configSchema = z
         path: ['tls'],
       })
       .prefault({}),
+    /** Live view on the owner's page (DESIGN.md, "Live view"). */
+    live: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** ffmpeg and the media server stop this long after the last viewer leaves. */
+        idleStopSeconds: z.number().min(1).max(600).default(10),
+        /** Viewers at once (each is a copy of the stream through the agent). */
+        maxViewers: z.number().int().min(1).max(16).default(4),
+      })
+      .prefault({}),
     ffmpeg: z
       .strictObject({
         ffmpegPath: z.string().min(1).default('ffmpeg'),

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Config } from '../config/schema.js';
 import type { AgentEvents } from '../events.js';
+import type { LivePort } from '../live/settings.js';
 import type { Logger } from '../log.js';
 import type { PolicySource } from '../requests/policy-source.js';
 import type { RequestStore, StoredRequest } from '../requests/store.js';
@@ -32,6 +33,8 @@ export interface OwnerPageDeps {
   audioAvailable(request: StoredRequest, signal?: AbortSignal): Promise<boolean>;
   /** The zone times are rendered in; the device's by default. */
   timeZone?: string;
+  /** Live view; absent, the page says it is not available. */
+  live?: LivePort;
 }
 
 /** The page's parts shared by every request. */
@@ -58,6 +61,8 @@ export interface RequestContext {
   session?: Session;
   /** The session's CSRF token for the forms of the page. */
   csrf: string;
+  /** Whether the request's `Origin` is this page's own (see `originAllowed`). */
+  originAllowed(): boolean;
 }
 
 /** Sends a full page, with the navigation and the pending count (the page's indicator). */
@@ -67,6 +72,7 @@ export async function renderPage(
   section: Section,
   title: string,
   main: Html,
+  scripts?: readonly string[],
 ): Promise<void> {
   const pending = ctx.session ? await ctx.app.deps.store.pendingCount() : 0;
   sendHtml(
@@ -76,6 +82,7 @@ export async function renderPage(
       {
         title,
         section,
+        ...(scripts ? { scripts } : {}),
         ...(ctx.session ? { session: { csrf: ctx.csrf, pending } } : {}),
       },
       main,

@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { AgentEvents } from '../events.js';
+import type { LivePort } from '../live/settings.js';
 import type { Logger } from '../log.js';
 import type { DeviceParts } from '../parts.js';
 import type { PolicySource } from '../requests/policy-source.js';
@@ -18,6 +19,7 @@ export function createOwnerPage(deps: {
   events: AgentEvents;
   log: Logger;
   retry?: { baseMs: number; maxMs: number };
+  live?: LivePort;
 }): OwnerPage {
   const { config, parts } = deps;
   const pairing = new PairingCodes({ db: parts.db, audit: parts.audit });
@@ -37,6 +39,7 @@ export function createOwnerPage(deps: {
         segments: parts.segments,
         ffprobePath: config.ffmpeg.ffprobePath,
       }),
+      ...(deps.live ? { live: deps.live } : {}),
     },
     deps.retry ? { retry: deps.retry } : {},
   );

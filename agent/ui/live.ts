@@ -30,6 +30,7 @@ export type JobEvent = Pick<
 
 export class LiveUpdates {
   readonly #streams = new Set<Stream>();
+  readonly #held = new Set<Stream>();
   #timer: NodeJS.Timeout | undefined;
   readonly #heartbeatMs: number;
   readonly #maxStreams: number;
@@ -54,7 +55,9 @@ export class LiveUpdates {
     this.deps.events.off('job', this.#onJob);
     clearInterval(this.#timer);
     for (const stream of this.#streams) stream.res.end();
+    for (const stream of this.#held) stream.res.destroy();
     this.#streams.clear();
+    this.#held.clear();
   }
 
   get size(): number {
@@ -77,11 +80,27 @@ export class LiveUpdates {
     return true;
   }
 
+  /**
+   * Ends another long response of a session (a live view stream) with the session's
+   * event streams: on log-out, revocation, or stop. It hears no events.
+   */
+  hold(res: ServerResponse, sessionId: number): void {
+    const stream = { res, sessionId };
+    this.#held.add(stream);
+    res.on('close', () => this.#held.delete(stream));
+  }
+
   closeSession(sessionId: number): void {
     for (const stream of this.#streams) {
       if (stream.sessionId === sessionId) {
         this.#streams.delete(stream);
         stream.res.end();
+      }
+    }
+    for (const stream of this.#held) {
+      if (stream.sessionId === sessionId) {
+        this.#held.delete(stream);
+        stream.res.destroy();
       }
     }
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
   createServer as createHttpServer,
@@ -6,6 +7,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { ZodError } from 'zod';
 import { errorMessage } from '../errors.js';
@@ -21,6 +23,7 @@ import { type Match, Router } from './router.js';
 import { authRoutes } from './routes/auth.js';
 import { historyRoutes } from './routes/history.js';
 import { liveRoutes } from './routes/live.js';
+import { liveViewRoutes } from './routes/live-view.js';
 import { mediaRoutes } from './routes/media.js';
 import { requestRoutes } from './routes/requests.js';
 import { settingsRoutes } from './routes/settings.js';
@@ -95,6 +98,7 @@ export class OwnerPage implements Service {
       ...historyRoutes,
       ...settingsRoutes,
       ...liveRoutes,
+      ...liveViewRoutes,
     );
   }
 
@@ -194,13 +198,15 @@ export class OwnerPage implements Service {
   }
 
   async #loadStatic(): Promise<void> {
-    const types: Record<string, string> = {
-      'app.js': 'text/javascript; charset=utf-8',
-      'app.css': 'text/css; charset=utf-8',
-    };
-    for (const [name, type] of Object.entries(types)) {
-      const body = await readFile(new URL(`./static/${name}`, import.meta.url));
-      const { createHash } = await import('node:crypto');
+    const js = 'text/javascript; charset=utf-8';
+    const files: [string, string | URL, string][] = [
+      ['app.js', new URL('./static/app.js', import.meta.url), js],
+      ['app.css', new URL('./static/app.css', import.meta.url), 'text/css; charset=utf-8'],
+      // The live view's player, served from the installed package (never from a CDN).
+      ['mpegts.js', createRequire(import.meta.url).resolve('mpegts.js'), js],
+    ];
+    for (const [name, file, type] of files) {
+      const body = await readFile(file);
       const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
       this.#static.set(name, { body, type, etag });
     }
@@ -223,6 +229,7 @@ export class OwnerPage implements Service {
       now: this.deps.clock.now(),
       signal: abort.signal,
       csrf: '',
+      originAllowed: () => originAllowed(req, this.#tls ? 'https' : 'http', this.#hosts),
     };
     let match: Match<RequestContext> | undefined;
     try {

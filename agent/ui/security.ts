@@ -9,14 +9,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 /**
  * Content-Security-Policy: our own script and stylesheet only, no inline anything, no
  * framing, forms post only to us (CSP Level 3). The `<video>` previews and thumbnails
- * come from the same origin.
+ * come from the same origin; live view plays from a `blob:` media source our script makes.
  */
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",
   "img-src 'self'",
-  "media-src 'self'",
+  // blob: the live view's player feeds the <video> through Media Source Extensions.
+  "media-src 'self' blob:",
   "connect-src 'self'",
   "form-action 'self'",
   "frame-ancestors 'none'",

@@ -151,10 +151,134 @@ function marks() {
   }
 }
 
+/**
+ * Live view: mpegts.js (served by the camera) plays our own stream address through
+ * Media Source Extensions. A stream that drops after playing (the camera's live service
+ * restarted) is opened again by itself a few times; anything else is said in plain
+ * words, with a button to try again.
+ */
+function liveView() {
+  const root = document.getElementById('live-view');
+  const video = document.getElementById('live-video');
+  const state = document.getElementById('live-state');
+  const error = document.getElementById('live-error');
+  const start = document.getElementById('live-start');
+  const stop = document.getElementById('live-stop');
+  if (!root || !video || !state || !error || !start || !stop) return;
+  const mpegts = window.mpegts;
+  if (!mpegts?.getFeatureList().mseLivePlayback) {
+    state.textContent = 'This browser cannot play live video.';
+    return;
+  }
+  let player;
+  let played = false;
+  let reconnects = 0;
+  let timer;
+
+  function show(words, failed) {
+    state.textContent = failed ? '' : words;
+    error.textContent = failed ? words : '';
+    error.hidden = !failed;
+    start.textContent = failed ? 'Retry' : 'Watch live';
+  }
+
+  function close() {
+    clearTimeout(timer);
+    if (!player) return;
+    const old = player;
+    player = undefined;
+    try {
+      old.pause();
+      old.unload();
+      old.detachMediaElement();
+      old.destroy();
+    } catch {
+      // Already torn down by its own error.
+    }
+  }
+
+  function open() {
+    close();
+    played = false;
+    show('Starting live view…', false);
+    start.hidden = true;
+    stop.hidden = false;
+    player = mpegts.createPlayer(
+      {
+        type: 'flv',
+        isLive: true,
+        hasAudio: root.getAttribute('data-audio') === 'on',
+        hasVideo: true,
+        url: root.getAttribute('data-stream'),
+      },
+      {
+        enableWorker: false,
+        enableStashBuffer: false,
+        liveBufferLatencyChasing: true,
+        autoCleanupSourceBuffer: true,
+      },
+    );
+    player.attachMediaElement(video);
+    player.on(mpegts.Events.ERROR, ended);
+    player.on(mpegts.Events.LOADING_COMPLETE, ended);
+    player.load();
+    const playing = player.play();
+    if (playing && typeof playing.catch === 'function') playing.catch(() => undefined);
+  }
+
+  async function ended() {
+    const wasPlaying = played;
+    close();
+    if (wasPlaying && reconnects < 3) {
+      reconnects++;
+      show('Live view dropped; reconnecting…', false);
+      timer = setTimeout(open, 1000 * reconnects);
+      return;
+    }
+    let words = 'Live view could not start.';
+    try {
+      const response = await fetch(root.getAttribute('data-status'), {
+        credentials: 'same-origin',
+      });
+      if (response.status === 401) {
+        window.location.assign('/login');
+        return;
+      }
+      const status = await response.json();
+      if (status.problem) words = status.problem.message;
+    } catch {
+      words = 'The camera does not answer.';
+    }
+    show(words, true);
+    start.hidden = false;
+    stop.hidden = true;
+  }
+
+  video.addEventListener('playing', () => {
+    played = true;
+    reconnects = 0;
+    show('Live.', false);
+  });
+  start.addEventListener('click', () => {
+    reconnects = 0;
+    open();
+  });
+  stop.addEventListener('click', () => {
+    close();
+    show('Stopped. The camera stops its live stream shortly.', false);
+    start.hidden = false;
+    stop.hidden = true;
+  });
+  // Leaving the page ends the stream: the camera stops it shortly after the last viewer.
+  window.addEventListener('pagehide', close);
+  open();
+}
+
 document.addEventListener('DOMContentLoaded', () => {
   localTimes(document);
   deadlines();
   setInterval(deadlines, 30_000);
   marks();
   live();
+  liveView();
 });

@@ -72,6 +72,12 @@ export interface PageWorldOptions {
   uploadUrl?: string;
   /** `upload` settings of the device (the receiver's CA). */
   upload?: Record<string, unknown>;
+  /** `live` settings of the device. */
+  live?: Record<string, unknown>;
+  /** How long a live viewer waits for the stream. */
+  liveReadyTimeoutMs?: number;
+  /** Runs on the data directory before the agent starts. */
+  beforeStart?: (dataDir: string) => Promise<void>;
 }
 
 export async function createPageWorld(options: PageWorldOptions = {}): Promise<PageWorld> {
@@ -131,13 +137,19 @@ export async function createPageWorld(options: PageWorldOptions = {}): Promise<P
         threshold: 1,
       },
       ...(options.upload ? { upload: options.upload } : {}),
+      ...(options.live ? { live: options.live } : {}),
       ui: { listen: '127.0.0.1:0' },
       log: { level: 'warn' },
     };
     await writeFile(configPath, JSON.stringify(raw, null, 2), { mode: 0o600 });
     const config = await loadConfig(configPath);
     const hardware = hardwareFor(config);
-    const agent = await Agent.create(config, hardware, createLogger({ level: 'warn' }));
+    await options.beforeStart?.(dataDir);
+    const agent = await Agent.create(config, hardware, createLogger({ level: 'warn' }), {
+      ...(options.liveReadyTimeoutMs !== undefined
+        ? { liveReadyTimeoutMs: options.liveReadyTimeoutMs }
+        : {}),
+    });
     const stopping = new AbortController();
     cleanups.push(async () => {
       stopping.abort();

@@ -1,16 +1,19 @@
 import { type Html, html } from '../html.js';
 
-export type Section = 'requests' | 'history' | 'audit' | 'policy' | 'sessions' | 'login';
+export type Section = 'requests' | 'live' | 'history' | 'audit' | 'policy' | 'sessions' | 'login';
 
 export interface Chrome {
   title: string;
   section: Section;
   /** Present once logged in: the CSRF token for the log-out form and the pending count. */
   session?: { csrf: string; pending: number };
+  /** Our own further scripts this screen needs, run before the page's script. */
+  scripts?: readonly string[];
 }
 
 const NAV: [Section, string, string][] = [
   ['requests', '/', 'Requests'],
+  ['live', '/live', 'Live'],
   ['history', '/history', 'History'],
   ['audit', '/audit', 'Audit log'],
   ['policy', '/policy', 'Policy'],
@@ -28,7 +31,10 @@ export function layout(chrome: Chrome, main: Html): Html {
 <meta name="referrer" content="same-origin">
 <title>${chrome.title} · Threshold</title>
 <link rel="stylesheet" href="/static/app.css">
-<script src="/static/app.js" defer></script>
+${(chrome.scripts ?? []).map(
+  (src) => html`<script src="${src}" defer></script>
+`,
+)}<script src="/static/app.js" defer></script>
 </head>
 <body>
 <a class="skip" href="#main">Skip to content</a>
