@@ -38,7 +38,8 @@ const WORDS: Record<LiveProblemCode, string> = {
   camera_login: 'The camera refused the login, so live view cannot start.',
   unsupported_video:
     'The camera sends video the live view cannot show (H.264 is needed). Recording goes on.',
-  media_server_down: 'The live view service is not running. It is being started again.',
+  media_server_down:
+    'The live view service is not running; the camera is starting it again. Retry in a moment.',
   not_ready: 'Live view did not start in time.',
   stopping: 'The camera is shutting down.',
 };
@@ -289,9 +290,17 @@ export class LiveView implements Service {
     for (const waiter of [...this.#waiters]) waiter.reject(err);
   }
 
+  /**
+   * Keeps what went wrong for the page. Those waiting hear it at once when it will not
+   * pass by itself (the server cannot start, the camera refuses us, the video is not
+   * H.264); a camera that does not answer yet may still, within their wait.
+   */
   #setProblem(code: LiveProblemCode, detail: string): void {
     this.#problem = { code, message: WORDS[code], at: this.#clock.now() };
     this.#deps.log.warn({ problem: code, detail }, 'live view: %s', WORDS[code]);
+    if (code === 'media_server_down' || code === 'camera_login' || code === 'unsupported_video') {
+      this.#rejectWaiters(new LiveViewError(code));
+    }
   }
 
   #onServerMessage = (message: { type: string; path?: string }) => {
@@ -358,7 +367,13 @@ export class LiveView implements Service {
         this.#published = false;
         if (signal.aborted) break;
         if (end === 'server') {
-          this.#setProblem('media_server_down', 'the media server process ended');
+          // Viewers' streams ended with it; those reconnecting wait for the next one.
+          this.#problem = {
+            code: 'media_server_down',
+            message: WORDS.media_server_down,
+            at: this.#clock.now(),
+          };
+          deps.log.warn('live view: the media server ended; starting it again');
           await publisher.terminate(2000);
         } else if (this.#restartNow) {
           this.#restartNow = false;

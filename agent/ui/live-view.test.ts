@@ -17,7 +17,11 @@ let world: PageWorld;
 let owner: PageClient;
 
 beforeAll(async () => {
-  world = await createPageWorld({ footageSeconds: 6, live: { idleStopSeconds: 3 } });
+  world = await createPageWorld({
+    footageSeconds: 6,
+    audio: true,
+    live: { idleStopSeconds: 3 },
+  });
   owner = new PageClient(world.url);
   await owner.pair(await world.pairingCode());
 }, 120_000);
@@ -65,8 +69,31 @@ describe('live view through the page', () => {
     const flv = summarizeFlv(sample.body);
     expect(flv.header).toBe(true);
     expect(flv.keyframes).toBeGreaterThan(0);
+    // The camera has sound; the owner has not turned it on for live view.
+    expect(flv.audioTags).toBe(0);
     await stopped();
   }, 60_000);
+
+  it('carries sound once the owner turns it on, and none once off again', async () => {
+    const page = await owner.get('/live');
+    expect(page.body).toContain('Turn sound on');
+    const on = await owner.post('/live/audio', { csrf: PageClient.csrfOf(page.body), audio: 'on' });
+    expect(on.status).toBe(303);
+    expect((await owner.get('/live?saved=1')).body).toContain('Live view now carries sound.');
+    const withSound = summarizeFlv((await watch(owner, {}, 200 * 1024)).body);
+    expect(withSound.audioTags).toBeGreaterThan(0);
+    expect(withSound.keyframes).toBeGreaterThan(0);
+    await stopped();
+    // A forged form changes nothing.
+    const forged = await owner.post('/live/audio', { csrf: 'forged', audio: 'off' });
+    expect(forged.status).toBe(403);
+    expect((await owner.get('/live')).body).toContain('Turn sound off');
+    const again = await owner.get('/live');
+    await owner.post('/live/audio', { csrf: PageClient.csrfOf(again.body), audio: 'off' });
+    const silent = summarizeFlv((await watch(owner, {}, 100 * 1024)).body);
+    expect(silent.audioTags).toBe(0);
+    await stopped();
+  }, 90_000);
 
   it('two viewers share one ffmpeg; both gone, ffmpeg and the media server stop within 15 s', async () => {
     const starts = world.agent.live.publisherStarts;
@@ -74,7 +101,7 @@ describe('live view through the page', () => {
     await second.pair(await world.pairingCode());
     // Both watch at once, for long enough to overlap: 400 kB each at the camera's rate.
     const [a, b] = await Promise.all([
-      watch(owner, {}, 400 * 1024),
+      watch(owner, {}, 200 * 1024),
       (async () => {
         await waitFor(() => world.agent.live.status().state === 'live', {
           timeoutMs: 15_000,
@@ -119,7 +146,7 @@ describe('live view through the page', () => {
   }, 60_000);
 
   it('streams nothing straight from the media server without the signed URL', async () => {
-    const watching = watch(owner, {}, 300 * 1024);
+    const watching = watch(owner, {}, 100 * 1024);
     await waitFor(() => world.agent.live.status().state === 'live', { what: 'live view' });
     const server = world.agent.live.pids.mediaServer as number;
     // Its ports, from the kernel's table of the process's listening sockets.
@@ -205,7 +232,7 @@ describe('live view when it cannot start', () => {
       timeoutMs: 15_000,
     });
     expect(sample.status).toBe(503);
-    expect(sample.body.toString()).toContain('The live view service is not running.');
+    expect(sample.body.toString()).toContain('The live view service is not running;');
     const status = JSON.parse((await client.get('/live/status')).body);
     expect(status.problem?.code).toBe('media_server_down');
     expect((await client.get('/')).status).toBe(200);
