@@ -88,8 +88,18 @@ export interface LiveViewDeps {
   clock?: { now(): number };
 }
 
-/** The publisher's ffmpeg: the camera's video copied (never re-encoded) into FLV over RTMP. */
-export function publisherArgs(input: string, output: string, audio: boolean): string[] {
+/**
+ * The publisher's ffmpeg: the camera's video copied (never re-encoded) into FLV over
+ * RTMP. `fastStart` skips probing the stream (about 2 s at a 2 s keyframe interval): a
+ * camera that gives its H.264 parameters in its SDP needs none. One that does not makes
+ * this ffmpeg fail at once ("dimensions not set"), and the next start probes.
+ */
+export function publisherArgs(
+  input: string,
+  output: string,
+  audio: boolean,
+  fastStart = false,
+): string[] {
   return [
     '-hide_banner',
     '-nostdin',
@@ -100,6 +110,7 @@ export function publisherArgs(input: string, output: string, audio: boolean): st
     // RTSP socket timeout, µs: a camera that stops sending ends this ffmpeg.
     '-timeout',
     '10000000',
+    ...(fastStart ? ['-analyzeduration', '0', '-probesize', '32'] : []),
     '-i',
     input,
     '-map',
@@ -343,6 +354,8 @@ export class LiveView implements Service {
   async #loop(signal: AbortSignal): Promise<void> {
     const deps = this.#deps;
     let attempt = 0;
+    // Until a start fails before publishing: then probe, as for any unknown camera.
+    let fastStart = true;
     while (!signal.aborted) {
       try {
         const server = this.#server?.running ? this.#server : await this.#startServer(signal);
@@ -350,7 +363,7 @@ export class LiveView implements Service {
         const audio = await deps.audio().catch(() => false);
         const publisher = new FfmpegProcess(
           deps.ffmpegPath,
-          publisherArgs(stream.url, server.publishUrl(this.#stream), audio),
+          publisherArgs(stream.url, server.publishUrl(this.#stream), audio, fastStart),
           { stdoutLine: () => undefined },
         );
         this.#publisher = publisher;
@@ -381,6 +394,11 @@ export class LiveView implements Service {
           continue;
         } else {
           const tail = publisher.stderrTail();
+          if (!wasPublished && fastStart) {
+            fastStart = false;
+            deps.log.info({ detail: tail }, 'live view: starting again, probing the stream');
+            continue;
+          }
           this.#setProblem(classifyPublisherEnd(tail), tail || 'ffmpeg ended');
         }
         if (wasPublished) attempt = 0;
