@@ -6,7 +6,6 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CameraSource } from '../../hal/interfaces.js';
 import { createLogger } from '../log.js';
-import { freePort } from '../test-support/mosquitto.js';
 import { waitFor } from '../test-support/poll.js';
 import { classifyPublisherEnd, LiveView, publisherArgs } from './live-view.js';
 
@@ -35,13 +34,14 @@ describe('the publisher ffmpeg', () => {
       expect(args[args.indexOf('-c:v') + 1]).toBe('copy');
     }
     expect(publisherArgs('a', 'b', false, true).join(' ')).toContain(
-      '-analyzeduration 0 -probesize 32 -i a',
+      '-analyzeduration 0 -probesize 4096 -progress pipe:1 -stats_period 0.2 -i a',
     );
     expect(silent).not.toContain('-analyzeduration');
   });
 
   it('tells a camera that does not answer from one that refuses or sends H.265', async () => {
-    const port = await freePort();
+    // Port 1 (tcpmux): nothing listens there.
+    const port = 1;
     const refused = await run('ffmpeg', [
       ...publisherArgs(`rtsp://127.0.0.1:${port}/cam`, 'rtmp://127.0.0.1:1/live/x', false),
     ]).then(

@@ -110,7 +110,13 @@ export function publisherArgs(
     // RTSP socket timeout, µs: a camera that stops sending ends this ffmpeg.
     '-timeout',
     '10000000',
-    ...(fastStart ? ['-analyzeduration', '0', '-probesize', '32'] : []),
+    // A few packets: with less, a first audio packet can leave the video's size unread.
+    ...(fastStart ? ['-analyzeduration', '0', '-probesize', '4096'] : []),
+    // Progress on stdout: frames written means the stream is flowing.
+    '-progress',
+    'pipe:1',
+    '-stats_period',
+    '0.2',
     '-i',
     input,
     '-map',
@@ -154,7 +160,10 @@ export class LiveView implements Service {
   #idleTimer: NodeJS.Timeout | undefined;
   #server: MediaServer | undefined;
   #publisher: FfmpegProcess | undefined;
+  /** The media server took the publish and ffmpeg has written frames to it. */
   #published = false;
+  #publishSeen = false;
+  #framesOut = 0;
   #restartNow = false;
   #problem: LiveStatus['problem'];
   #stopped = false;
@@ -317,13 +326,28 @@ export class LiveView implements Service {
   #onServerMessage = (message: { type: string; path?: string }) => {
     if (message.path !== `/live/${this.#stream}`) return;
     if (message.type === 'publish') {
-      this.#published = true;
-      this.#problem = undefined;
-      for (const waiter of [...this.#waiters]) waiter.resolve();
+      this.#publishSeen = true;
+      this.#checkLive();
     } else if (message.type === 'unpublish') {
+      this.#publishSeen = false;
       this.#published = false;
     }
   };
+
+  /** ffmpeg's `-progress` lines: `frame=N` once it writes video. */
+  #onProgress = (line: string) => {
+    const match = /^frame=(\d+)$/.exec(line);
+    if (!match) return;
+    this.#framesOut = Number(match[1]);
+    this.#checkLive();
+  };
+
+  #checkLive(): void {
+    if (this.#published || !this.#publishSeen || this.#framesOut === 0) return;
+    this.#published = true;
+    this.#problem = undefined;
+    for (const waiter of [...this.#waiters]) waiter.resolve();
+  }
 
   async #startServer(signal: AbortSignal): Promise<MediaServer> {
     const start = this.#deps.startServer ?? MediaServer.start;
@@ -338,6 +362,7 @@ export class LiveView implements Service {
     server.on('message', this.#onServerMessage);
     server.on('exit', () => {
       this.#published = false;
+      this.#publishSeen = false;
     });
     this.#server = server;
     const onAbort = () => void server.stop();
@@ -361,10 +386,12 @@ export class LiveView implements Service {
         const server = this.#server?.running ? this.#server : await this.#startServer(signal);
         const stream = await deps.camera.open(signal);
         const audio = await deps.audio().catch(() => false);
+        this.#publishSeen = false;
+        this.#framesOut = 0;
         const publisher = new FfmpegProcess(
           deps.ffmpegPath,
           publisherArgs(stream.url, server.publishUrl(this.#stream), audio, fastStart),
-          { stdoutLine: () => undefined },
+          { stdoutLine: this.#onProgress },
         );
         this.#publisher = publisher;
         this.publisherStarts++;
