@@ -192,6 +192,27 @@ describe('live view through the page', () => {
     expect(world.agent.recorder.status().state).toBe('recording');
   }, 120_000);
 
+  it('ends a stream at once when its browser logs out', async () => {
+    const leaving = new PageClient(world.url);
+    await leaving.pair(await world.pairingCode());
+    const started = Date.now();
+    const watching = sampleStream(`${world.url}/live/stream.flv`, {
+      headers: { Cookie: leaving.cookieHeader(), ...SAME_ORIGIN },
+      maxBytes: 64 * 1024 * 1024,
+      timeoutMs: 30_000,
+    });
+    await waitFor(() => world.agent.live.status().state === 'live', { what: 'live view' });
+    const page = await leaving.get('/live');
+    const out = await leaving.post('/logout', { csrf: PageClient.csrfOf(page.body) });
+    expect(out.status).toBe(303);
+    const sample = await watching;
+    // It played, and ended with the session rather than at the sample's 30 s limit.
+    expect(summarizeFlv(sample.body).keyframes).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect((await watch(leaving)).status).toBe(401);
+    await stopped();
+  }, 60_000);
+
   it('says in plain words when live view cannot run, and the rest of the page works', async () => {
     const status = await owner.get('/live/status');
     expect(status.status).toBe(200);
@@ -205,6 +226,19 @@ describe('live view through the page', () => {
     expect(player.headers['content-type']).toBe('text/javascript; charset=utf-8');
     expect(player.body).toContain('mpegts');
   });
+});
+
+describe('stopping the agent mid-view', () => {
+  it('leaves no media server and no ffmpeg behind', async () => {
+    const watching = watch(owner, {}, 64 * 1024 * 1024);
+    await waitFor(() => world.agent.live.status().state === 'live', { what: 'live view' });
+    const { publisher, mediaServer } = world.agent.live.pids;
+    expect(alive(publisher) && alive(mediaServer)).toBe(true);
+    await world.agent.stop();
+    await watching;
+    expect(alive(publisher)).toBe(false);
+    expect(alive(mediaServer)).toBe(false);
+  }, 60_000);
 });
 
 describe('live view when it cannot start', () => {
