@@ -236,7 +236,7 @@ describe('the owner page refuses attacks and changes nothing', () => {
     for (const path of ['/', '/login', '/static/app.js', `/requests/${narrowId}`, '/nope']) {
       const res = await owner.get(path);
       expect(res.headers['content-security-policy']).toBe(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self' blob:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
       );
       expect(res.headers['x-content-type-options']).toBe('nosniff');
       expect(res.headers['x-frame-options']).toBe('DENY');

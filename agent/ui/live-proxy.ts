@@ -1,5 +1,6 @@
 import { get, type IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import { delay } from '../lifecycle.js';
 import type { LiveViewer } from '../live/live-view.js';
 import type { RequestContext } from './context.js';
 import { HttpError } from './http.js';
@@ -23,32 +24,45 @@ export function assertSameOriginFetch(ctx: RequestContext, originOk: boolean): v
   }
 }
 
-export async function proxyStream(ctx: RequestContext, viewer: LiveViewer): Promise<void> {
+/**
+ * Attaches a viewer and passes its stream on. A media server that died a moment ago may
+ * still look live to the agent (its exit not yet seen): a refused connection is tried
+ * again, twice, by which time live view waits for the next server.
+ */
+export async function proxyStream(
+  ctx: RequestContext,
+  attach: (signal: AbortSignal) => Promise<LiveViewer>,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const viewer = await attach(ctx.signal);
+    const upstream = await connect(viewer.url, ctx.signal).catch(() => undefined);
+    if (upstream?.statusCode === 200) {
+      await pipe(ctx, viewer, upstream);
+      return;
+    }
+    upstream?.resume();
+    viewer.release();
+    if (attempt >= 2 || ctx.signal.aborted) {
+      throw new HttpError(
+        503,
+        'media_server_down',
+        'The live view service does not answer. Retry.',
+      );
+    }
+    await delay(300 * (attempt + 1), ctx.signal).catch(() => undefined);
+  }
+}
+
+function connect(url: string, signal: AbortSignal): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const request = get(url, { agent: false, signal });
+    request.once('response', resolve);
+    request.once('error', reject);
+  });
+}
+
+async function pipe(ctx: RequestContext, viewer: LiveViewer, upstream: IncomingMessage) {
   const { res } = ctx;
-  let upstream: IncomingMessage;
-  const request = get(viewer.url, { agent: false });
-  const closed = () => request.destroy();
-  res.once('close', closed);
-  try {
-    upstream = await new Promise<IncomingMessage>((resolve, reject) => {
-      request.once('response', resolve);
-      request.once('error', reject);
-    });
-  } catch {
-    res.off('close', closed);
-    viewer.release();
-    throw new HttpError(503, 'media_server_down', 'The live view service does not answer. Retry.');
-  }
-  if (upstream.statusCode !== 200) {
-    upstream.resume();
-    res.off('close', closed);
-    viewer.release();
-    throw new HttpError(
-      503,
-      'media_server_down',
-      'The live view service refused the stream. Retry.',
-    );
-  }
   res.writeHead(200, {
     'Content-Type': 'video/x-flv',
     // The owner's camera, live: never kept by a cache between the page and the browser.
@@ -59,8 +73,7 @@ export async function proxyStream(ctx: RequestContext, viewer: LiveViewer): Prom
   } catch {
     // The viewer left, or the media server went: the browser sees the stream end.
   } finally {
-    res.off('close', closed);
-    request.destroy();
+    upstream.destroy();
     viewer.release();
     if (!res.writableEnded) res.destroy();
   }

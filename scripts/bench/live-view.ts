@@ -13,18 +13,14 @@
  *
  *   npx tsx scripts/bench/live-view.ts [--runs 10] [--seconds 30]
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
 import { launchBrowser } from '../../agent/ui/test-support/browser.js';
-import { startEmulatedCameras } from '../camera/emulated-camera.js';
-import { childPids, commName, cpuSeconds, median, rssBytes } from './proc-stats.js';
+import { percentile, sampleProcesses, sleep, startAgentProcess } from './agent-process.js';
+import { childPids, commName } from './proc-stats.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '10' },
@@ -33,13 +29,7 @@ const { values } = parseArgs({
 });
 const RUNS = Number(values.runs);
 const SECONDS = Number(values.seconds);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number) => Math.round(n * 10) / 10;
-
-function percentile(samples: readonly number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-}
 
 const summary = (ms: readonly number[]) => ({
   p50: round(percentile(ms, 50)),
@@ -47,39 +37,6 @@ const summary = (ms: readonly number[]) => ({
   min: round(Math.min(...ms)),
   max: round(Math.max(...ms)),
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-/** CPU (% of one core) and RSS of some processes over `seconds`. */
-async function sample(pids: () => Promise<number[]>, seconds: number) {
-  const first = await pids();
-  const cpu0 = await Promise.all(first.map((pid) => cpuSeconds(pid).catch(() => 0)));
-  const t0 = performance.now();
-  const rss: number[] = [];
-  for (let i = 0; i < seconds; i++) {
-    await sleep(1000);
-    const now = await pids();
-    rss.push(
-      (await Promise.all(now.map((pid) => rssBytes(pid).catch(() => 0)))).reduce(
-        (a, b) => a + b,
-        0,
-      ),
-    );
-  }
-  const cpu1 = await Promise.all(first.map((pid) => cpuSeconds(pid).catch(() => 0)));
-  const cpu = cpu1.reduce((a, b) => a + b, 0) - cpu0.reduce((a, b) => a + b, 0);
-  const wall = (performance.now() - t0) / 1000;
-  return {
-    cpuPercentOfCore: round((cpu / wall) * 100),
-    rssMedianMB: round(median(rss) / 1e6),
-  };
-}
 
 /**
  * ffmpeg decoding the camera's first frame, probing skipped as live view does: the RTSP
@@ -124,50 +81,17 @@ async function liveState(page: Page, base: string): Promise<string> {
 }
 
 async function main() {
-  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
-  const dir = await mkdtemp(join(tmpdir(), 'bench-live-'));
-  const camera = await startEmulatedCameras({
-    cameras: 1,
-    size: { width: 1920, height: 1080 },
-    fps: 15,
-    keyframeSeconds: 2,
+  const agent = await startAgentProcess({
+    name: 'live',
+    camera: { width: 1920, height: 1080, fps: 15, keyframeSeconds: 2 },
+    config: { live: { idleStopSeconds: 1 } },
   });
-  const url = camera.urls[0] as string;
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const configPath = join(dir, 'config.json');
-  await writeFile(
-    configPath,
-    JSON.stringify({
-      dataDir: join(dir, 'data'),
-      device: { location: { lat: 52.3702, lon: 4.8952 } },
-      camera: { source: 'rtsp', url },
-      retention: { minFreeBytes: 0 },
-      ui: { listen: `127.0.0.1:${port}` },
-      live: { idleStopSeconds: 1 },
-      log: { level: 'warn' },
-    }),
-    { mode: 0o600 },
-  );
-  const entry = join(ROOT, 'dist/agent/cli/entry.js');
-  const agent = spawn(process.execPath, [entry, 'run', '--config', configPath], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const pid = agent.pid ?? 0;
+  const { base } = agent;
   const browser = await launchBrowser();
   try {
-    const floor = Array.from({ length: RUNS }, () => ffmpegFirstFrameMs(url));
+    const floor = Array.from({ length: RUNS }, () => ffmpegFirstFrameMs(agent.cameraUrl));
     await sleep(6000);
-    const paired = JSON.parse(
-      execFileSync(process.execPath, [entry, 'pair', '--config', configPath, '--json'], {
-        encoding: 'utf8',
-      }),
-    ) as { code: string };
-    const page = await (await browser.context('desktop')).newPage();
-    await page.goto(`${base}/login`);
-    await page.getByLabel('Pairing code').fill(paired.code);
-    await page.getByRole('button', { name: 'Pair' }).click();
-    await page.waitForURL(`${base}/`);
+    const page = await agent.pair(browser);
 
     const cold: number[] = [];
     for (let i = 0; i < RUNS; i++) {
@@ -181,29 +105,23 @@ async function main() {
     }
 
     // The agent alone (recording, no one watching), then with one viewer.
-    const agentOnly = async () => [pid];
-    const idle = await sample(agentOnly, SECONDS);
+    const idle = await sampleProcesses([agent.pid], SECONDS);
     await firstFrame(page, base);
     await sleep(2000);
-    const children = await childPids(pid);
-    const names = await Promise.all(children.map(async (c) => [c, await commName(c)] as const));
-    // The recorder's ffmpeg is there in both runs; live view adds a node and an ffmpeg.
-    const live = await Promise.all(
-      names.map(async ([c, name]) => {
-        const args = execFileSync('cat', [`/proc/${c}/cmdline`], { encoding: 'utf8' });
-        return {
-          pid: c,
-          name,
-          live: args.includes('media-server-child') || args.includes('rtmp://'),
-        };
-      }),
+    // The recorder's ffmpeg is there in both; live view adds a node and an ffmpeg.
+    const children = await Promise.all(
+      (await childPids(agent.pid)).map(async (pid) => ({
+        pid,
+        name: await commName(pid),
+        args: await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => ''),
+      })),
     );
-    const mediaServer = live.find((p) => p.live && p.name !== 'ffmpeg')?.pid;
-    const publisher = live.find((p) => p.live && p.name === 'ffmpeg')?.pid;
+    const mediaServer = children.find((c) => c.args.includes('media-server-child'))?.pid;
+    const publisher = children.find((c) => c.name === 'ffmpeg' && c.args.includes('rtmp://'))?.pid;
     const [watching, server, ffmpeg] = await Promise.all([
-      sample(agentOnly, SECONDS),
-      mediaServer ? sample(async () => [mediaServer], SECONDS) : undefined,
-      publisher ? sample(async () => [publisher], SECONDS) : undefined,
+      sampleProcesses([agent.pid], SECONDS),
+      mediaServer ? sampleProcesses([mediaServer], SECONDS) : undefined,
+      publisher ? sampleProcesses([publisher], SECONDS) : undefined,
     ]);
     const stillPlaying = await page.locator('#live-state').textContent();
 
@@ -234,10 +152,7 @@ async function main() {
     );
   } finally {
     await browser.close();
-    agent.kill('SIGTERM');
-    await new Promise((r) => agent.once('exit', r));
-    await camera.stop();
-    await rm(dir, { recursive: true, force: true });
+    await agent.stop();
   }
 }
 

@@ -13,13 +13,11 @@
  *
  *   npx tsx scripts/bench/owner-page.ts [--runs 100] [--browser-runs 20] [--idle-seconds 30]
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../../agent/config/load.js';
 import { AgentEvents } from '../../agent/events.js';
@@ -30,10 +28,8 @@ import { createOwnerPage } from '../../agent/ui/create.js';
 import { formatCode, PairingCodes } from '../../agent/ui/pairing.js';
 import { launchBrowser } from '../../agent/ui/test-support/browser.js';
 import { PageClient } from '../../agent/ui/test-support/http-client.js';
-import { startEmulatedCameras } from '../camera/emulated-camera.js';
-import { cpuSeconds, median, rssBytes } from './proc-stats.js';
+import { percentile, sampleProcesses, sleep, startAgentProcess } from './agent-process.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '100' },
@@ -48,12 +44,6 @@ const IDLE_S = Number(values['idle-seconds']);
 const PENDING = Number(values.pending);
 const LOCATION = { lat: 52.3702, lon: 4.8952 };
 const log = createLogger({ level: 'silent' });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-}
 
 const summary = (ms: readonly number[]) => ({
   p50: round(percentile(ms, 50)),
@@ -243,74 +233,18 @@ async function servedList() {
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-async function sample(pid: number, seconds: number) {
-  const cpu0 = await cpuSeconds(pid);
-  const t0 = performance.now();
-  const rss: number[] = [];
-  for (let i = 0; i < seconds; i++) {
-    await sleep(1000);
-    rss.push(await rssBytes(pid));
-  }
-  const cpu = (await cpuSeconds(pid)) - cpu0;
-  const wall = (performance.now() - t0) / 1000;
-  return {
-    cpuPercentOfCore: round((cpu / wall) * 100),
-    rssMedianMB: round(median(rss) / 1e6),
-    rssMaxMB: round(Math.max(...rss) / 1e6),
-  };
-}
-
 async function idleAgent() {
-  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
-  const dir = await mkdtemp(join(tmpdir(), 'bench-owner-agent-'));
-  const camera = await startEmulatedCameras({
-    cameras: 1,
-    size: { width: 1280, height: 720 },
-    keyframeSeconds: 1,
+  const agent = await startAgentProcess({
+    name: 'owner-agent',
+    camera: { width: 1280, height: 720, keyframeSeconds: 1 },
   });
-  const port = await freePort();
-  const configPath = join(dir, 'config.json');
-  await writeFile(
-    configPath,
-    JSON.stringify({
-      dataDir: join(dir, 'data'),
-      device: { location: LOCATION },
-      camera: { source: 'rtsp', url: camera.urls[0] },
-      retention: { minFreeBytes: 0 },
-      ui: { listen: `127.0.0.1:${port}` },
-      log: { level: 'warn' },
-    }),
-    { mode: 0o600 },
-  );
-  const entry = join(ROOT, 'dist/agent/cli/entry.js');
-  const agent = spawn(process.execPath, [entry, 'run', '--config', configPath], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const pid = agent.pid ?? 0;
   const browser = await launchBrowser();
   try {
     await sleep(8000);
-    const withoutPage = await sample(pid, IDLE_S);
-    const paired = JSON.parse(
-      execFileSync(process.execPath, [entry, 'pair', '--config', configPath, '--json'], {
-        encoding: 'utf8',
-      }),
-    ) as { code: string };
-    const tab = await (await browser.context('phone')).newPage();
-    await tab.goto(`http://127.0.0.1:${port}/login`);
-    await tab.getByLabel('Pairing code').fill(paired.code);
-    await tab.getByRole('button', { name: 'Pair' }).click();
-    await tab.waitForURL(`http://127.0.0.1:${port}/`);
+    const withoutPage = await sampleProcesses([agent.pid], IDLE_S);
+    await agent.pair(browser, 'phone');
     await sleep(2000);
-    const withPage = await sample(pid, IDLE_S);
+    const withPage = await sampleProcesses([agent.pid], IDLE_S);
     return {
       seconds: IDLE_S,
       camera: '1280x720 25 fps, recorded by ffmpeg (not counted)',
@@ -321,10 +255,7 @@ async function idleAgent() {
     };
   } finally {
     await browser.close();
-    agent.kill('SIGTERM');
-    await new Promise((r) => agent.once('exit', r));
-    await camera.stop();
-    await rm(dir, { recursive: true, force: true });
+    await agent.stop();
   }
 }
 

@@ -71,22 +71,17 @@ export const liveViewRoutes = [
     handle: async (ctx: RequestContext) => {
       assertSameOriginFetch(ctx, ctx.originAllowed());
       const live = liveOf(ctx);
-      let viewer: Awaited<ReturnType<typeof live.attach>>;
-      try {
-        viewer = await live.attach(ctx.signal);
-      } catch (err) {
-        if (err instanceof LiveViewError) {
-          throw new HttpError(err.code === 'too_many_viewers' ? 429 : 503, err.code, err.message);
-        }
-        throw err;
-      }
-      if (ctx.signal.aborted) {
-        viewer.release();
-        return;
-      }
       // A revoked session or a log-out ends its streams at once.
       ctx.app.live.hold(ctx.res, sessionOf(ctx).id);
-      await proxyStream(ctx, viewer);
+      await proxyStream(ctx, async (signal) => {
+        try {
+          return await live.attach(signal);
+        } catch (err) {
+          if (!(err instanceof LiveViewError)) throw err;
+          const status = err.code === 'too_many_viewers' ? 429 : 503;
+          throw new HttpError(status, err.code, err.message);
+        }
+      });
     },
   }),
   route({
