@@ -66,7 +66,8 @@ async function playing(page: Page, timeoutMs: number) {
 
 beforeAll(async () => {
   await mkdir(DOCS, { recursive: true });
-  world = await createPageWorld({ footageSeconds: 4, live: { idleStopSeconds: 3 } });
+  // Live view's defaults: it stops 10 s after the last viewer.
+  world = await createPageWorld({ footageSeconds: 4 });
   startedAt = Date.now();
   runsAtStart = (await continuity(world.agent.db)).runs;
   browser = await launchBrowser();
@@ -140,14 +141,20 @@ describe('live view in a browser', () => {
     expect(world.agent.recorder.status().state).toBe('recording');
   }, 60_000);
 
-  it('stops when the owner presses Stop, and ffmpeg goes within 15 s', async () => {
-    const { publisher } = world.agent.live.pids;
+  it('stops when the owner presses Stop: ffmpeg and the media server go within 15 s', async () => {
+    const { publisher, mediaServer } = world.agent.live.pids;
+    const left = Date.now();
     await page.getByRole('button', { name: 'Stop' }).click();
     await waitFor(() => world.agent.live.status().state === 'idle', {
       timeoutMs: 15_000,
       what: 'live view to stop',
     });
+    const after = Date.now() - left;
+    // About 10 s (the default), never 15.
+    expect(after).toBeGreaterThan(9000);
+    expect(after).toBeLessThan(15_000);
     expect(() => process.kill(publisher as number, 0)).toThrow();
+    expect(() => process.kill(mediaServer as number, 0)).toThrow();
     expect(await page.getByRole('button', { name: 'Watch live' }).isVisible()).toBe(true);
   }, 30_000);
 

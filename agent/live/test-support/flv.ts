@@ -14,7 +14,13 @@ export interface StreamSample {
 
 export function sampleStream(
   url: string,
-  options: { headers?: Record<string, string>; maxBytes?: number; timeoutMs?: number } = {},
+  options: {
+    headers?: Record<string, string>;
+    maxBytes?: number;
+    timeoutMs?: number;
+    /** Called once, when the first body bytes arrive. */
+    onBytes?: () => void;
+  } = {},
 ): Promise<StreamSample> {
   const maxBytes = options.maxBytes ?? 64 * 1024;
   return new Promise((resolve, reject) => {
@@ -40,6 +46,7 @@ export function sampleStream(
         status = res.statusCode ?? 0;
         headers = res.headers;
         res.on('data', (chunk: Buffer) => {
+          if (size === 0) options.onBytes?.();
           chunks.push(chunk);
           size += chunk.length;
           if (size >= maxBytes) done();
