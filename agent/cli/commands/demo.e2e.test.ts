@@ -42,6 +42,11 @@ describe('threshold demo', () => {
     });
     const configPath = join(dataDir, 'config.json');
     expect(out).toContain(`threshold share --config ${configPath} ${id} --wait`);
+    // Where the owner's page is, with live view, and how to pair with it.
+    expect(out).toMatch(
+      /The owner's page \(requests, sharing, live view\): http:\/\/127\.0\.0\.1:\d+\n/,
+    );
+    expect(out).toContain(`threshold pair --config ${configPath}`);
     const shared = await runCli(['share', '--config', configPath, id, '--yes', '--wait'], 180_000);
     expect(shared.stderr).not.toMatch(/threshold:/);
     expect(shared.code).toBe(0);

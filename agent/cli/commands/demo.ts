@@ -78,6 +78,12 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         process.exitCode = await runAgent(config, log, options.duration, {
           embeddedBrokerPort: 0,
           onStarted: (agent, signal) => {
+            const page = agent.page.url;
+            if (page) {
+              ctx.out(
+                `The owner's page (requests, sharing, live view): ${page}\n  pair a browser with it:  ${cli} pair ${withConfig}`,
+              );
+            }
             const timer = setTimeout(() => {
               const url = agent.requests.embeddedUrl;
               if (!url) return;
