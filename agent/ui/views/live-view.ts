@@ -21,7 +21,7 @@ export function liveViewPage(view: {
 ${view.saved ? html`<p class="ok" role="status">Saved. ${audio ? 'Live view now carries sound.' : 'Live view now carries no sound.'}</p>` : ''}
 <p>What the camera sees now, on this page only: nothing here is recorded again or sent anywhere. Recording goes on while you watch.</p>
 <section class="live" id="live-view" aria-label="Live view" data-stream="/live/stream.flv" data-status="/live/status" data-audio="${audio ? 'on' : 'off'}">
-  <video id="live-video" muted playsinline aria-label="The camera, live" aria-describedby="live-state"></video>
+  <video id="live-video" muted playsinline controls aria-label="The camera, live" aria-describedby="live-state"></video>
   <p id="live-state" class="muted" role="status">Live view needs JavaScript in this browser.</p>
   <p id="live-error" class="error" role="alert" hidden></p>
   <p class="actions">
