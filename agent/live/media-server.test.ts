@@ -72,7 +72,8 @@ async function listeners(ports: number[]): Promise<Map<number, string[]>> {
 function status(url: string): Promise<{ status: number; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     get(url, { agent: false }, (res) => {
-      res.resume();
+      // Headers are all that is asked: a stream's body would never end.
+      res.destroy();
       resolve({ status: res.statusCode ?? 0, headers: res.headers });
     }).on('error', reject);
   });
@@ -114,15 +115,14 @@ describe('the media server in its box', () => {
     }
   });
 
-  it('has no web admin and no API, and sends no CORS header', async () => {
+  it('has no web admin and no API', async () => {
     const http = `http://127.0.0.1:${server.ports.http}`;
     for (const path of ['/admin/', '/api/v1/info', '/api/v1/streams', '/api/v1/login']) {
       expect((await status(`${http}${path}`)).status, path).toBe(404);
     }
-    // node-media-server's own CORS layer answers everything with "*": the agent's proxy
-    // never passes its headers on (see the page's tests); here it is only the box.
-    const sample = await sampleStream(server.playUrl(STREAM), { maxBytes: 1 });
-    expect(sample.status).toBe(200);
+    // It does send "Access-Control-Allow-Origin: *" on streams; the agent's proxy passes
+    // none of its headers on (asserted in the page's live view tests).
+    expect((await status(server.playUrl(STREAM))).headers['access-control-allow-origin']).toBe('*');
   });
 
   it('keeps its secret off the command line and out of the log', async () => {
