@@ -27,6 +27,8 @@ export function demoConfig(dataDir: string, rootPublicKey: string, uploadCa: str
     mqtt: { url: 'embedded' },
     trust: { roots: [{ name: 'Demo trust root', publicKey: rootPublicKey }], threshold: 1 },
     upload: { ca: uploadCa },
+    // A free port: the demo prints where its page is (a fixed one may be taken).
+    ui: { listen: '127.0.0.1:0' },
   };
 }
 
