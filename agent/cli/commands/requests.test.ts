@@ -1,16 +1,15 @@
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SystemClock } from '../../../hal/linux/clock.js';
 import { Pins } from '../../recording/pins.js';
 import { requestTopics } from '../../requests/build.js';
 import { createRequestService, type RequestService } from '../../requests/request-service.js';
+import { cliInProcess as cli } from '../../test-support/cli-in-process.js';
 import {
   createRequestWorld,
   DEVICE_LOCATION,
   type RequestWorld,
 } from '../../test-support/request-world.js';
-import { defaultContext } from '../context.js';
-import { main } from '../main.js';
 
 /** `threshold requests | decline | audit` on a real database filled by the real intake. */
 
@@ -21,21 +20,6 @@ let world: RequestWorld;
 let service: RequestService;
 let pendingId: string;
 let noFootageId: string;
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    err.push(String(chunk));
-    return true;
-  });
-  try {
-    const code = await main(args, { ...defaultContext(), out: (text) => out.push(text) });
-    return { code, out: out.join('\n'), err: err.join('') };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 beforeEach(async () => {
   world = await createRequestWorld();

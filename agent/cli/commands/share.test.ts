@@ -4,13 +4,12 @@ import { SystemClock } from '../../../hal/linux/clock.js';
 import { Pins } from '../../recording/pins.js';
 import { requestTopics } from '../../requests/build.js';
 import { createRequestService, type RequestService } from '../../requests/request-service.js';
+import { cliInProcess as cli } from '../../test-support/cli-in-process.js';
 import {
   createRequestWorld,
   DEVICE_LOCATION,
   type RequestWorld,
 } from '../../test-support/request-world.js';
-import { defaultContext } from '../context.js';
-import { main } from '../main.js';
 
 /**
  * `threshold clips | share | uploads` on a real database filled by the real intake: an
@@ -24,21 +23,6 @@ let world: RequestWorld;
 let service: RequestService;
 let pendingId: string;
 let window: { start: number; end: number };
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    err.push(String(chunk));
-    return true;
-  });
-  try {
-    const code = await main(args, { ...defaultContext(), out: (text) => out.push(text) });
-    return { code, out: out.join('\n'), err: err.join('') };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 /** Every row an approval or a refusal could touch. */
 async function snapshot() {
