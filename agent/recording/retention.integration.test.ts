@@ -127,7 +127,9 @@ describe('retention under a small quota', () => {
         );
         return status.recording.state === 'recording';
       },
-      { timeoutMs: 30_000, intervalMs: 1000, what: 'recording to resume' },
+      // As long as the pause may take: each probe is a `threshold status` child process, slow
+      // on a loaded machine.
+      { timeoutMs: 60_000, intervalMs: 1000, what: 'recording to resume' },
     );
   }, 480_000);
 });
